@@ -1,0 +1,216 @@
+//! The request span and the access log: one span around each request, one log line per response.
+//!
+//! The span (target `cloud_run::request`) carries `request_id`, `trace_id`, `span_id` and
+//! `trace_sampled`; the [`crate::logging`] layer lifts the trace fields of the enclosing span into Cloud
+//! Logging's `logging.googleapis.com/trace`, `spanId` and `trace_sampled` keys, so every line a handler
+//! logs is grouped under its request in the Logs Explorer. The span is created at ERROR level on
+//! purpose: span levels only decide whether a span is enabled, and at ERROR it stays enabled under
+//! `RUST_LOG=warn`, so warnings still carry their trace. Turn it off only by naming its target.
+//!
+//! The access line (target `cloud_run::access_log`) carries Cloud Logging's `httpRequest` object as
+//! `httpRequest.*` fields (<https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#HttpRequest>).
+//! Its severity follows Cloud Run's own request log: ERROR for 5xx, WARNING for 4xx, INFO otherwise;
+//! silence it with `RUST_LOG=info,cloud_run::access_log=off`. It is written when the response head is
+//! ready, so `latency` is time to first byte and `responseSize` is known only for bodies of known length.
+//!
+//! No header is logged except `User-Agent`: `Authorization`, `Cookie`, `X-Goog-IAP-JWT-Assertion`,
+//! `X-Serverless-Authorization` and `X-Forwarded-Authorization` carry credentials, and an allow-list is
+//! the only way to be sure no new one slips in.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::{
+    body::HttpBody as _,
+    extract::{ConnectInfo, Request},
+    middleware::Next,
+    response::Response,
+};
+use http::{HeaderMap, header};
+use tracing::{Instrument as _, Level, field};
+
+use crate::{RequestId, TraceContext};
+
+/// Middleware: run the request inside its span and log it when the response head is ready.
+pub(crate) async fn record(request: Request, next: Next) -> Response {
+    let start = tokio::time::Instant::now();
+    let facts = RequestFacts::of(&request);
+
+    let span = tracing::error_span!(
+        target: "cloud_run::request",
+        "request",
+        request_id = field::Empty,
+        trace_id = field::Empty,
+        span_id = field::Empty,
+        trace_sampled = field::Empty,
+    );
+    if let Some(id) = request.extensions().get::<RequestId>() {
+        span.record("request_id", id.as_str());
+    }
+    if let Some(trace) = request.extensions().get::<TraceContext>() {
+        span.record("trace_id", field::display(trace.trace_id));
+        if let Some(span_id) = trace.span_id {
+            span.record("span_id", field::display(span_id));
+        }
+        span.record("trace_sampled", trace.sampled);
+    }
+
+    let response = next.run(request).instrument(span.clone()).await;
+
+    let latency = duration_json(start.elapsed());
+    let status = response.status().as_u16();
+    let response_size =
+        body_size(response.headers(), response.body().size_hint().exact()).map(|n| n.to_string());
+    let request_size = facts.size.map(|n| n.to_string());
+    let (method, path) = (facts.method.as_str(), facts.path.as_str());
+
+    // `event!` needs its level as a constant, hence one arm per severity.
+    macro_rules! access_line {
+        ($level:expr) => {
+            tracing::event!(
+                target: "cloud_run::access_log",
+                $level,
+                httpRequest.requestMethod = method,
+                httpRequest.requestUrl = facts.url.as_str(),
+                httpRequest.status = status,
+                httpRequest.latency = latency.as_str(),
+                httpRequest.userAgent = facts.user_agent.as_deref(),
+                httpRequest.remoteIp = facts.remote_ip.map(field::display),
+                httpRequest.protocol = facts.protocol,
+                httpRequest.requestSize = request_size.as_deref(),
+                httpRequest.responseSize = response_size.as_deref(),
+                "{method} {path} {status}",
+            )
+        };
+    }
+    span.in_scope(|| match status {
+        500.. => access_line!(Level::ERROR),
+        400..=499 => access_line!(Level::WARN),
+        _ => access_line!(Level::INFO),
+    });
+    response
+}
+
+/// What the access line says about the request, taken before the request is handed on.
+struct RequestFacts {
+    method: String,
+    path: String,
+    url: String,
+    user_agent: Option<String>,
+    remote_ip: Option<IpAddr>,
+    protocol: &'static str,
+    size: Option<u64>,
+}
+
+impl RequestFacts {
+    fn of(request: &Request) -> Self {
+        let headers = request.headers();
+        let uri = request.uri();
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        // Cloud Logging wants scheme, host, path and query. Cloud Run terminates TLS and says which
+        // scheme the client used in X-Forwarded-Proto; HTTP/2 carries the host as the URI authority.
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()));
+        let url = match host {
+            Some(host) => {
+                let scheme = first_token(headers, "x-forwarded-proto").unwrap_or("http");
+                format!("{scheme}://{host}{path_and_query}")
+            }
+            None => path_and_query.to_owned(),
+        };
+        Self {
+            method: request.method().as_str().to_owned(),
+            path: uri.path().to_owned(),
+            url,
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            remote_ip: remote_ip(request),
+            protocol: protocol(request.version()),
+            size: body_size(headers, request.body().size_hint().exact()),
+        }
+    }
+}
+
+/// The client address. Cloud Run's front end connects to the container itself and *appends* the address
+/// it saw to `X-Forwarded-For`, so only the right-most entry is trustworthy (earlier ones are whatever the
+/// client wrote). Without the header, the TCP peer. In a deployment where clients reach the container
+/// directly the header is client-written; this value is for logs, never for decisions.
+fn remote_ip(request: &Request) -> Option<IpAddr> {
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok());
+    forwarded.or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip())
+    })
+}
+
+fn first_token<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// A body's length when known up front: `Content-Length`, else an exact size hint.
+fn body_size(headers: &HeaderMap, exact_hint: Option<u64>) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or(exact_hint)
+}
+
+/// A duration as protobuf JSON writes one: seconds with up to nine decimals and an `s`, e.g. `0.012s`.
+pub(crate) fn duration_json(d: Duration) -> String {
+    let nanos = d.subsec_nanos();
+    if nanos == 0 {
+        return format!("{}s", d.as_secs());
+    }
+    let fraction = format!("{nanos:09}");
+    format!("{}.{}s", d.as_secs(), fraction.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_written_as_protobuf_duration_json() {
+        let cases = [
+            (Duration::from_millis(12), "0.012s"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::new(1, 500_000_000), "1.5s"),
+            (Duration::from_nanos(1), "0.000000001s"),
+            (Duration::ZERO, "0s"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(duration_json(duration), expected, "{duration:?}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Request ids: one `x-request-id` per request, accepted from the caller or made here, echoed back.
+//!
+//! A caller's id is kept when it is well-formed: 1 to [`RequestId::MAX_LEN`] bytes of visible ASCII
+//! (`!` to `~`, so no spaces and no control characters). Anything else, too long, non-ASCII, empty, is
+//! replaced by a fresh UUID v4 instead of being refused: the id only serves to correlate logs, so a bad
+//! one is no reason to fail the request, but it must not reach the logs as attacker-shaped text.
+//!
+//! The effective id is written back into the request's `x-request-id` header (so a proxy forwards the
+//! same id), stored as a [`RequestId`] extension for handlers, recorded on the request span (so every log
+//! line carries it), and set on the response.
+
+use std::fmt;
+
+use axum::{extract::Request, middleware::Next, response::Response};
+use http::{HeaderName, HeaderValue};
+
+/// The header name.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A well-formed request id. Handlers get it with `Extension<RequestId>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The longest id accepted from a caller, in bytes. A UUID is 36; 128 leaves room for other
+    /// schemes (a trace id plus a counter, say) while keeping log lines bounded.
+    pub const MAX_LEN: usize = 128;
+
+    /// Accepts a caller's id if it is 1 to [`Self::MAX_LEN`] bytes of visible ASCII.
+    pub fn parse(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let well_formed = !bytes.is_empty()
+            && bytes.len() <= Self::MAX_LEN
+            && bytes.iter().all(|b| (b'!'..=b'~').contains(b));
+        well_formed.then(|| Self(value.clone()))
+    }
+
+    /// A fresh id: a hyphenated UUID v4.
+    pub fn generate() -> Self {
+        Self(
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or_else(|_| {
+                // A hyphenated UUID is always a valid header value; this arm is never taken.
+                HeaderValue::from_static("00000000-0000-0000-0000-000000000000")
+            }),
+        )
+    }
+
+    /// The id as text (always visible ASCII).
+    pub fn as_str(&self) -> &str {
+        // `parse` and `generate` admit only visible ASCII, so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Middleware: settle the request id, expose it, echo it.
+pub(crate) async fn attach(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(value) => RequestId::parse(value).unwrap_or_else(|| {
+            // The rejected value is not logged: it is exactly the text we refuse to carry.
+            tracing::debug!(length = value.len(), "replacing a malformed x-request-id");
+            RequestId::generate()
+        }),
+        None => RequestId::generate(),
+    };
+    request
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), id.header_value().clone());
+    request.extensions_mut().insert(id.clone());
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), id.header_value().clone());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(bytes: &[u8]) -> bool {
+        let value = HeaderValue::from_bytes(bytes).expect("a header value");
+        RequestId::parse(&value).is_some()
+    }
+
+    #[test]
+    fn visible_ascii_ids_up_to_the_limit_are_accepted() {
+        assert!(accepted(b"abc-123"));
+        assert!(accepted(b"!~{}[]<>"));
+        assert!(accepted(&[b'a'; RequestId::MAX_LEN]));
+    }
+
+    #[test]
+    fn empty_oversized_spaced_or_non_ascii_ids_are_rejected() {
+        assert!(!accepted(b""));
+        assert!(!accepted(&[b'a'; RequestId::MAX_LEN + 1]));
+        assert!(!accepted(b"has space"));
+        assert!(!accepted(b"tab\there"));
+        assert!(!accepted("caf\u{e9}".as_bytes()));
+        assert!(!accepted(&[0x80, 0xff]));
+    }
+
+    #[test]
+    fn generated_ids_are_uuids_and_accepted() {
+        let id = RequestId::generate();
+        assert_eq!(id.as_str().len(), 36);
+        assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
+        assert_eq!(RequestId::parse(id.header_value()), Some(id));
+    }
+}
