@@ -149,12 +149,12 @@ pub enum KeyServerTls {
 pub enum SetupError {
     #[error(
         "cannot build the HTTPS client for IAP keys at {url} (is a CA bundle installed, e.g. \
-         /etc/ssl/certs/ca-certificates.crt?): {source}"
+         /etc/ssl/certs/ca-certificates.crt?): {reason}"
     )]
     HttpClient {
         url: String,
-        #[source]
-        source: reqwest::Error,
+        /// The error and its causes: reqwest's own message is only "builder error".
+        reason: String,
     },
     #[error("IAP JWK URL {0} must be http or https")]
     UnsupportedScheme(String),
@@ -179,11 +179,23 @@ impl KeyServerTls {
             KeyServerTls::SystemRoots => builder.tls_certs_only(Vec::new()),
             KeyServerTls::Only(roots) => builder.tls_certs_only(roots),
         };
-        builder.build().map_err(|source| SetupError::HttpClient {
+        builder.build().map_err(|err| SetupError::HttpClient {
             url: url.to_string(),
-            source,
+            reason: error_chain(&err),
         })
     }
+}
+
+/// `error: cause: cause...`.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]

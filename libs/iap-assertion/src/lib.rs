@@ -15,6 +15,8 @@
 //! - [`layer`]: [`IapLayer`], the tower layer; verification through `google-tokens`.
 //! - [`identity`]: [`Identity`], the request extension and axum extractor handlers use.
 //! - [`rejection`]: [`Rejection`] and its single mapping to a 401 (or 503) JSON answer.
+//! - `cli` (feature `clap`): `IapArgs`, the `IAP_*` environment variables and flags every service
+//!   binary shares.
 //!
 //! # Use
 //! ```no_run
@@ -37,14 +39,21 @@
 //! - turn itself off silently: [`IapCheck::Disabled`] is logged as a WARNING at start, and
 //!   handlers then see [`Identity::Unverified`], never a verified-looking identity.
 
+#[cfg(feature = "clap")]
+pub mod cli;
 pub mod config;
 pub mod identity;
 pub mod layer;
 pub mod rejection;
 
+#[cfg(feature = "clap")]
+pub use cli::{CheckMode, IapArgs, IapArgsError};
 pub use config::{
     IapAudience, IapCheck, InvalidAudience, KeyServerTls, SetupError, google_iap_jwk_url,
 };
 pub use identity::{Identity, IdentityMissing, VerifiedIdentity};
 pub use layer::{AUTHENTICATED_USER_EMAIL, AUTHENTICATED_USER_ID, IapLayer, IapService};
 pub use rejection::{IAP_ASSERTION_HEADER, Rejection};
+/// The URL and certificate types [`IapCheck`] and [`KeyServerTls`] take, so callers need not
+/// depend on reqwest themselves.
+pub use reqwest::{Certificate, Url};
