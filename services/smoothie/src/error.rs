@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// Longest caller-supplied value echoed back in a message; longer ones are cut.
-const ECHO_LIMIT: usize = 64;
+pub const ECHO_LIMIT: usize = 64;
 
 /// A request this service will not answer with data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
