@@ -1,0 +1,268 @@
+//! Starting and stopping the emulator in-process: [`Emulator::start`] and [`RunningEmulator`].
+//!
+//! The library takes bound listeners (or binds `127.0.0.1:0`) so tests and the in-process e2e
+//! harness run it on random ports without a subprocess (style.md section 3). Start order, and
+//! why:
+//!
+//! 1. crypto providers installed (aws-lc-rs for rustls and jsonwebtoken; crates.md pitfall 1);
+//! 2. the configuration validated, and every relaxed setting logged as a warning;
+//! 3. keys generated or read on a blocking thread (RSA generation, file reads; style.md
+//!    section 7);
+//! 4. the local CA made and `ca.pem` written to the state directory;
+//! 5. both listeners served from one `axum_server` control, so one call drains both.
+//!
+//! Nothing is served before step 5, so a client never sees a half-configured emulator.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Extension;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::host::{GOOGLE_HOSTS, METADATA_HOST};
+use crate::keys::{KeyStore, KeysError};
+use crate::state::{Addrs, AppState, Scheme, Shared};
+use crate::tls::{LocalCa, TlsError};
+
+/// File name of the CA certificate in the state directory.
+pub const CA_FILE: &str = "ca.pem";
+
+/// How long in-flight requests get to finish at shutdown (under Cloud Run's 10 s, item 51).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// The two bound sockets the emulator serves: plain HTTP and HTTPS.
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: TcpListener,
+    pub https: TcpListener,
+}
+
+impl Listeners {
+    /// Binds both addresses.
+    pub fn bind(http: SocketAddr, https: SocketAddr) -> io::Result<Self> {
+        Ok(Self {
+            http: TcpListener::bind(http)?,
+            https: TcpListener::bind(https)?,
+        })
+    }
+
+    /// `127.0.0.1:0` twice: random free ports, for tests and the in-process stack.
+    pub fn loopback() -> io::Result<Self> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::bind(any, any)
+    }
+}
+
+/// Why the emulator did not start. Each variant names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("listener: {0}")]
+    Listen(io::Error),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("state directory {path}: {source}")]
+    StateDir { path: PathBuf, source: io::Error },
+    #[error("key loading task failed: {0}")]
+    Task(String),
+}
+
+/// The entry point.
+pub struct Emulator;
+
+impl Emulator {
+    /// Starts on `127.0.0.1:0` for both listeners.
+    pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
+        let listeners = Listeners::loopback().map_err(StartError::Listen)?;
+        Self::start_with(config, listeners).await
+    }
+
+    /// Starts on listeners the caller bound.
+    pub async fn start_with(
+        config: Config,
+        listeners: Listeners,
+    ) -> Result<RunningEmulator, StartError> {
+        install_crypto_providers();
+        config.validate()?;
+        for relaxed in config.relaxations() {
+            tracing::warn!(setting = %relaxed, "relaxed setting in force");
+        }
+        let addrs = Addrs {
+            http: listeners.http.local_addr().map_err(StartError::Listen)?,
+            https: listeners.https.local_addr().map_err(StartError::Listen)?,
+        };
+
+        let source = config.keys.clone();
+        let keys = tokio::task::spawn_blocking(move || KeyStore::load(&source))
+            .await
+            .map_err(|e| StartError::Task(e.to_string()))??;
+        for ring in [&keys.google, &keys.securetoken, &keys.iap] {
+            tracing::info!(ring = ring.name(), alg = %ring.alg(), kids = ?ring.kids(), "signing keys ready");
+        }
+
+        let ca = LocalCa::generate(&config.domain)?;
+        let ca_path = match &config.state_dir {
+            Some(dir) => Some(write_ca(dir, ca.ca_pem()).await?),
+            None => None,
+        };
+
+        let domain = config.domain.clone();
+        let state: AppState = Shared::new(config, keys, addrs);
+        let app = crate::dispatch::app(state.clone());
+
+        let http_handle: Handle<SocketAddr> = Handle::new();
+        let https_handle: Handle<SocketAddr> = Handle::with_control(http_handle.control());
+        let http_server = axum_server::from_tcp(listeners.http)
+            .map_err(StartError::Listen)?
+            .handle(http_handle.clone());
+        let https_server = axum_server::tls_rustls::from_tcp_rustls(
+            listeners.https,
+            RustlsConfig::from_config(ca.server_config()),
+        )
+        .map_err(StartError::Listen)?
+        .handle(https_handle);
+        let http_app = app
+            .clone()
+            .layer(Extension(Scheme::Http))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let https_app = app
+            .layer(Extension(Scheme::Https))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let http_task = tokio::spawn(http_server.serve(http_app));
+        let https_task = tokio::spawn(https_server.serve(https_app));
+
+        tracing::info!(
+            http = %addrs.http,
+            https = %addrs.https,
+            ca = ?ca_path,
+            domain = %domain,
+            "iap-lb-emulator listening"
+        );
+        Ok(RunningEmulator {
+            http_addr: addrs.http,
+            https_addr: addrs.https,
+            ca_pem: ca.ca_pem().to_string(),
+            ca_path,
+            domain,
+            handle: http_handle,
+            tasks: vec![http_task, https_task],
+            state,
+        })
+    }
+}
+
+/// Makes aws-lc-rs the process-wide provider for rustls and jsonwebtoken; harmless when one is
+/// already installed (crates.md pitfall 1).
+pub fn install_crypto_providers() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    google_tokens::install_crypto_provider();
+}
+
+async fn write_ca(dir: &std::path::Path, pem: &str) -> Result<PathBuf, StartError> {
+    let err = |source| StartError::StateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(err)?;
+    let path = dir.join(CA_FILE);
+    tokio::fs::write(&path, pem).await.map_err(err)?;
+    Ok(path)
+}
+
+/// A started emulator: its addresses, its CA, and the way to stop it.
+pub struct RunningEmulator {
+    /// Plain HTTP: the metadata server and the host-prefixed routes.
+    pub http_addr: SocketAddr,
+    /// HTTPS with the local CA: every host by name.
+    pub https_addr: SocketAddr,
+    /// The CA certificate (PEM) clients trust.
+    pub ca_pem: String,
+    /// Where `ca.pem` was written, when a state directory was configured.
+    pub ca_path: Option<PathBuf>,
+    domain: String,
+    handle: Handle<SocketAddr>,
+    tasks: Vec<JoinHandle<io::Result<()>>>,
+    state: AppState,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("http_addr", &self.http_addr)
+            .field("https_addr", &self.https_addr)
+            .field("ca_path", &self.ca_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
+    }
+
+    /// The host-prefix form of a Google URL: `http://127.0.0.1:PORT/<host><path>`.
+    pub fn prefixed_url(&self, host: &str, path: &str) -> String {
+        format!("http://{}/{host}{path}", self.http_addr)
+    }
+
+    /// The value for `GCE_METADATA_HOST` (and `GCE_METADATA_IP`): `127.0.0.1:PORT`.
+    pub fn metadata_host(&self) -> String {
+        self.http_addr.to_string()
+    }
+
+    /// The load balancer's domain.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// A reqwest client builder that reaches every emulated host by its real name: Google's
+    /// HTTPS hosts and the domain map to the HTTPS listener, `metadata.google.internal` to the
+    /// HTTP one; only the local CA is trusted; no proxy; redirects are not followed (IAP's 302
+    /// is an answer, not a detour).
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes())?;
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([ca])
+            .redirect(reqwest::redirect::Policy::none());
+        for host in GOOGLE_HOSTS {
+            let addr = if host == METADATA_HOST {
+                self.http_addr
+            } else {
+                self.https_addr
+            };
+            builder = builder.resolve(host, addr);
+        }
+        Ok(builder.resolve(&self.domain, self.https_addr))
+    }
+
+    /// Emails of the service accounts the emulator plays.
+    pub fn service_accounts(&self) -> Vec<String> {
+        self.state.accounts.emails().map(str::to_owned).collect()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to [`DRAIN_GRACE`], and waits
+    /// for both listeners.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.handle.graceful_shutdown(Some(DRAIN_GRACE));
+        let mut result = Ok(());
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = result.and(Err(e)),
+                Err(e) => result = result.and(Err(io::Error::other(e.to_string()))),
+            }
+        }
+        tracing::info!("iap-lb-emulator stopped");
+        result
+    }
+}

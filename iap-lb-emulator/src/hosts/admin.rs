@@ -1,0 +1,134 @@
+//! The emulator's own routes on `localhost` / `127.0.0.1` (never on a Google host).
+//!
+//! - `GET /_emulator/health`: `{"status":"ok"}` once both listeners accept.
+//! - `GET|POST /_emulator/service-accounts/EMAIL/key`: mints a new RSA key for one of the
+//!   project's service accounts and returns it as a Google-format JSON key file (the fields
+//!   `gcloud iam service-accounts keys create` writes). The public half is published at once at
+//!   `www.googleapis.com/robot/v1/metadata/x509/EMAIL` and `/service_accounts/v1/jwk/EMAIL`, and
+//!   the token endpoint accepts JWTs it signs. The file's `token_uri` is this emulator's
+//!   host-prefixed token URL on the listener that was asked (so google-auth works with no name
+//!   mapping); `?token_uri=google` gives Google's own `https://oauth2.googleapis.com/token`
+//!   for clients that map names. The private key exists only in that response: it is not
+//!   stored and never logged.
+//!
+//! Everything else on this host is a plain 404 naming what exists.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::host::{GOOGLE_HOSTS, OAUTH2_HOST};
+use crate::state::{AppState, Scheme};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_emulator/health", get(health))
+        .route(
+            "/_emulator/service-accounts/{email}/key",
+            get(mint_key).post(mint_key),
+        )
+        .fallback(unknown)
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn unknown() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "iap-lb-emulator: no such route on the emulator's own host. It serves \
+             /_emulator/health, /_emulator/service-accounts/EMAIL/key, /computeMetadata/..., \
+             and every Google host under a prefix: /<host>/<path> for {}\n",
+            GOOGLE_HOSTS.join(", ")
+        ),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    token_uri: Option<String>,
+}
+
+async fn mint_key(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+    Query(q): Query<KeyQuery>,
+    scheme: Option<axum::Extension<Scheme>>,
+    headers: HeaderMap,
+) -> Response {
+    let token_uri = match q.token_uri.as_deref() {
+        Some("google") => "https://oauth2.googleapis.com/token".to_string(),
+        None | Some("emulator") => {
+            let scheme = scheme.map(|s| s.0).unwrap_or(Scheme::Http);
+            let authority = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .unwrap_or_else(|| match scheme {
+                    Scheme::Http => state.addrs.http.to_string(),
+                    Scheme::Https => state.addrs.https.to_string(),
+                });
+            format!("{}://{authority}/{OAUTH2_HOST}/token", scheme.as_str())
+        }
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "token_uri must be `emulator` (default) or `google`\n",
+            )
+                .into_response();
+        }
+    };
+    let minting = state.clone();
+    let target = email.clone();
+    let minted = tokio::task::spawn_blocking(move || minting.accounts.mint_key(&target)).await;
+    let key = match minted {
+        Ok(Ok(Some(key))) => key,
+        Ok(Ok(None)) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("iap-lb-emulator: {email} is not a service account of the project\n"),
+            )
+                .into_response();
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "minting a service-account key failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the key-minting task failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let Some(account) = state.accounts.resolve(&email) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    tracing::info!(account = %account.email, kid = %key.kid(), "minted a service-account key");
+    let body = json!({
+        "type": "service_account",
+        "project_id": state.config.project.id,
+        "private_key_id": key.kid(),
+        "private_key": key.to_pkcs8_pem(),
+        "client_email": account.email,
+        "client_id": account.unique_id,
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+        "client_x509_cert_url": format!(
+            "https://www.googleapis.com/robot/v1/metadata/x509/{}",
+            account.email.replace('@', "%40")
+        ),
+        "universe_domain": "googleapis.com",
+    });
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,111 @@
+//! One module per emulated Google box, each building the axum router that box answers with.
+//!
+//! [`HostRouters`] holds one router per [`GoogleHost`] variant, built once at start; the
+//! dispatcher (`crate::dispatch`) picks one per request. Helpers shared by several boxes live
+//! here: the key-endpoint response (JSON plus Google's `Cache-Control`, item 78) and the
+//! fallback 404 page.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::google_html;
+use crate::host::GoogleHost;
+use crate::state::AppState;
+
+pub mod accounts;
+pub mod admin;
+pub mod googleapis;
+pub mod gstatic;
+pub mod identitytoolkit;
+pub mod metadata;
+pub mod oauth2;
+pub mod securetoken;
+
+/// `Content-Type` of Google's JSON APIs and key endpoints.
+pub const JSON_UTF8: &str = "application/json; charset=UTF-8";
+
+/// The router of every box, built once.
+#[derive(Clone)]
+pub struct HostRouters {
+    metadata: Router,
+    accounts: Router,
+    googleapis: Router,
+    oauth2: Router,
+    gstatic: Router,
+    identitytoolkit: Router,
+    securetoken: Router,
+    admin: Router,
+    not_built: Router,
+}
+
+impl HostRouters {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            metadata: metadata::router(state.clone()),
+            accounts: accounts::router(state.clone()),
+            googleapis: googleapis::router(state.clone()),
+            oauth2: oauth2::router(state.clone()),
+            gstatic: gstatic::router(state.clone()),
+            identitytoolkit: identitytoolkit::router(state.clone()),
+            securetoken: securetoken::router(state.clone()),
+            admin: admin::router(state),
+            not_built: Router::new().fallback(not_built),
+        }
+    }
+
+    pub fn get(&self, host: &GoogleHost) -> Router {
+        match host {
+            GoogleHost::Metadata => self.metadata.clone(),
+            GoogleHost::Accounts => self.accounts.clone(),
+            GoogleHost::GoogleApis => self.googleapis.clone(),
+            GoogleHost::OAuth2 => self.oauth2.clone(),
+            GoogleHost::Gstatic => self.gstatic.clone(),
+            GoogleHost::IdentityToolkit => self.identitytoolkit.clone(),
+            GoogleHost::SecureToken => self.securetoken.clone(),
+            GoogleHost::Emulator => self.admin.clone(),
+            GoogleHost::RunApp(_) | GoogleHost::LoadBalancer => self.not_built.clone(),
+        }
+    }
+}
+
+/// The Cloud Run front end and the load balancer are the next steps; until then they say so
+/// rather than pretend.
+async fn not_built(host: Option<axum::Extension<GoogleHost>>) -> Response {
+    let what = match host.map(|h| h.0) {
+        Some(GoogleHost::RunApp(_)) => "the Cloud Run front end (run.app hosts)",
+        _ => "the load balancer and IAP",
+    };
+    (
+        axum::http::StatusCode::NOT_IMPLEMENTED,
+        format!("iap-lb-emulator: {what} is not built yet\n"),
+    )
+        .into_response()
+}
+
+/// A key endpoint's answer: the JSON with `Cache-Control: public, max-age=N, must-revalidate,
+/// no-transform`, the form of the header Google sends on its certs endpoints (item 78; clients
+/// cache keys for `max-age`).
+pub fn key_response<T: Serialize>(state: &AppState, body: &T) -> Response {
+    let cache = format!(
+        "public, max-age={}, must-revalidate, no-transform",
+        state.config.key_cache_max_age.as_secs()
+    );
+    let json = match serde_json::to_vec(body) {
+        Ok(json) => json,
+        Err(_) => return google_html::not_found(),
+    };
+    let mut resp = json.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    resp
+}
+
+/// Fallback for unknown paths on a Google host: GFE's 404 page (item 43).
+pub async fn not_found() -> Response {
+    google_html::not_found()
+}

@@ -1,0 +1,193 @@
+//! Host routing and TLS on real sockets: every host is reached by name over HTTPS with the local
+//! CA, the host-prefix convention works on plain HTTP, unknown hosts get a clear 404.
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{self, DOMAIN, plain_client, spawn};
+
+#[tokio::test]
+async fn every_emulated_host_is_reached_by_name_over_https_with_the_local_ca() {
+    let emulator = spawn().await;
+    let run_app = "smoothie-service-abc123-uc.a.run.app";
+    let client = emulator
+        .client_builder()
+        .expect("ca")
+        .resolve(run_app, emulator.https_addr)
+        .resolve("localhost", emulator.https_addr)
+        .build()
+        .expect("client");
+    let (get, post) = (Method::GET, Method::POST);
+    let cases = [
+        (
+            &get,
+            "accounts.google.com",
+            "/.well-known/openid-configuration",
+            StatusCode::OK,
+        ),
+        (
+            &get,
+            "www.googleapis.com",
+            "/oauth2/v3/certs",
+            StatusCode::OK,
+        ),
+        (
+            &get,
+            "www.gstatic.com",
+            "/iap/verify/public_key-jwk",
+            StatusCode::OK,
+        ),
+        (&get, "localhost", "/_emulator/health", StatusCode::OK),
+        // Reached, then refused for what they are: no grant, no API key.
+        (
+            &post,
+            "oauth2.googleapis.com",
+            "/token",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &post,
+            "identitytoolkit.googleapis.com",
+            "/v1/accounts:signUp",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &post,
+            "securetoken.googleapis.com",
+            "/v1/token",
+            StatusCode::FORBIDDEN,
+        ),
+        // Routed, not built yet.
+        (&get, DOMAIN, "/smoothie", StatusCode::NOT_IMPLEMENTED),
+        (&get, run_app, "/", StatusCode::NOT_IMPLEMENTED),
+    ];
+    for (method, host, path, want) in cases {
+        let url = format!("https://{host}{path}");
+        let resp = client
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(resp.status(), want, "{url}");
+    }
+    emulator.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn the_metadata_server_is_reached_by_name_over_plain_http() {
+    let emulator = spawn().await;
+    let client = emulator
+        .client_builder()
+        .expect("ca")
+        .build()
+        .expect("client");
+    let resp = client
+        .get("http://metadata.google.internal/computeMetadata/v1/project/project-id")
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.expect("body"), helpers::PROJECT_ID);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_local_ca_cannot_connect() {
+    let emulator = spawn().await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([])
+        .resolve("accounts.google.com", emulator.https_addr)
+        .build()
+        .expect("client");
+    let err = client
+        .get("https://accounts.google.com/.well-known/openid-configuration")
+        .send()
+        .await
+        .expect_err("untrusted CA");
+    assert!(err.is_connect(), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_ca_certificate_is_written_to_the_state_directory() {
+    let dir = std::env::temp_dir().join(format!("iap-lb-emulator-state-{}", uuid::Uuid::new_v4()));
+    let mut config = helpers::config();
+    config.state_dir = Some(dir.clone());
+    let emulator = helpers::spawn_with(config).await;
+    let written = std::fs::read_to_string(dir.join("ca.pem")).expect("ca.pem");
+    assert_eq!(written, emulator.ca_pem);
+    assert_eq!(
+        emulator.ca_path.as_deref(),
+        Some(dir.join("ca.pem").as_path())
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn host_prefixed_urls_on_localhost_reach_the_named_box() {
+    let emulator = spawn().await;
+    let resp = plain_client()
+        .get(emulator.prefixed_url("www.gstatic.com", "/iap/verify/public_key-jwk"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let jwks: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+
+    // The query survives the prefix being stripped.
+    let resp = plain_client()
+        .get(emulator.prefixed_url(
+            "metadata.google.internal",
+            "/computeMetadata/v1/instance/service-accounts/default/identity?audience=https://x.example",
+        ))
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_host_gets_a_404_that_names_it() {
+    let emulator = spawn().await;
+    let resp = plain_client()
+        .get(emulator.http_url("/"))
+        .header("Host", "evil.example.com")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("\"evil.example.com\""), "{body}");
+    assert!(body.contains("www.gstatic.com"), "{body}");
+}
+
+#[tokio::test]
+async fn an_unknown_path_on_the_emulator_host_lists_what_exists() {
+    let emulator = spawn().await;
+    let resp = plain_client()
+        .get(emulator.http_url("/nothing-here"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("/_emulator/health")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_configuration_names_the_field_and_binds_nothing() {
+    let mut config = helpers::config();
+    config.default_service_account.email = "not-an-email".into();
+    let err = iap_lb_emulator::Emulator::start(config)
+        .await
+        .expect_err("rejected");
+    assert!(
+        err.to_string().contains("default_service_account.email"),
+        "{err}"
+    );
+}

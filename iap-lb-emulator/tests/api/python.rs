@@ -1,0 +1,68 @@
+//! Google's own client library against the emulator: google-auth (Python) fetches a
+//! metadata-server ID token through `GCE_METADATA_HOST`, exchanges a minted key file for an ID
+//! token through `token_uri`, and verifies both at the emulator's certs URL.
+//!
+//! Needs Python with `tools/python-requirements.txt` (`just python-deps` makes `.venv`). The
+//! interpreter is `$FORTRESS_PYTHON`, else `<workspace>/.venv/bin/python`, else `python3`. A
+//! missing library fails the test with that instruction rather than skipping it. Settings reach
+//! the child process through its own environment, never this process's.
+
+use std::path::PathBuf;
+
+use crate::helpers::{GATEWAY_SA, plain_client, spawn};
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("FORTRESS_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+#[tokio::test]
+async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
+    let emulator = spawn().await;
+    let key_file = plain_client()
+        .get(emulator.http_url(&format!("/_emulator/service-accounts/{GATEWAY_SA}/key")))
+        .send()
+        .await
+        .expect("mint")
+        .text()
+        .await
+        .expect("key file");
+    let dir = std::env::temp_dir().join(format!("iap-lb-emulator-py-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let key_path = dir.join("key.json");
+    std::fs::write(&key_path, key_file).expect("write key file");
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/google_auth.py");
+    let output = tokio::process::Command::new(python())
+        .arg(&script)
+        .env("GCE_METADATA_HOST", emulator.metadata_host())
+        .env("GCE_METADATA_IP", emulator.metadata_host())
+        .env("EMULATOR", emulator.http_url(""))
+        .env("KEY_FILE", &key_path)
+        .env("AUDIENCE", "https://smoothie.example")
+        .env("EXPECTED_EMAIL", GATEWAY_SA)
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .await
+        .expect("python runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "google-auth interop failed (install with `just python-deps`)\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("metadata: ok"), "{stdout}");
+    assert!(stdout.contains("key file: ok"), "{stdout}");
+    assert!(stdout.contains("firebase: ok"), "{stdout}");
+}
