@@ -1,46 +1,45 @@
-//! The emulator's typed configuration, validated once before anything binds.
+//! The emulator's typed configuration: the validated topology plus the few knobs only the local
+//! emulator has.
 //!
-//! Everything the emulator plays is described here: the project (id, number, region), the
-//! load balancer's domain, the service accounts the metadata server and the token endpoint know,
-//! the Firebase project, where keys come from and where state (the CA certificate) is written.
-//! When `libs/blueprint` lands, `Config` is built from `fortress.yaml` by a converter; until then
-//! callers (tests, the e2e harness, the CLI) build it directly.
+//! The topology (`fixtures/fortress.yaml`, loaded and validated by `libs/blueprint`) is the single
+//! source of truth (architecture.md section 4): the project, the load balancer's domain, the
+//! services with their ingress and invokers, IAP's settings, the gateway's service account and the
+//! Firebase project all come from it, never from here. Beside it sit settings that have no
+//! production counterpart: where keys come from, where the CA certificate goes, extra service
+//! accounts for attack scenarios, service upstreams, and the relaxations.
 //!
 //! Secure by default: every relaxed setting is an enum variant, never a `bool`, and
-//! [`Config::relaxations`] lists the ones in force so the binary prints them at start.
+//! [`Config::relaxations`] lists the ones in force so they are printed at start.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The emulator's whole configuration. No `Default`: a project has no sensible default.
+use blueprint::{ServiceAccountEmail, Topology, UpstreamAddr};
+
+/// The emulator's whole configuration. No `Default`: build it from a topology with
+/// [`Config::new`], then adjust the local knobs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub project: Project,
-    /// The load balancer's domain (`api.myawesomeapp.com`): requests with this Host go to the
-    /// emulated external Application Load Balancer.
-    pub domain: String,
-    /// The metadata server's `default` account (the gateway's service account in fortress).
-    pub default_service_account: ServiceAccount,
-    /// Further accounts the metadata server answers for by email, and whose keys
-    /// the token endpoint accepts.
-    pub other_service_accounts: Vec<ServiceAccount>,
-    pub firebase: Firebase,
+    /// What the emulator plays. Shared: the e2e harness reads the same value.
+    pub topology: Arc<Topology>,
+    /// Service accounts of the project beyond those the topology names (its gateway account,
+    /// its IAM members, IAP's service agent): e.g. a `rogue@...` account for attack scenarios.
+    pub extra_service_accounts: Vec<ServiceAccount>,
+    /// Which Firebase API keys are accepted.
+    pub firebase_api_keys: ApiKeys,
+    /// Whether Firebase sign-in hides which emails exist.
+    pub email_privacy: EmailPrivacy,
     pub keys: KeySource,
     /// Where `ca.pem` is written. `None`: the CA certificate is only returned in memory.
     pub state_dir: Option<PathBuf>,
     /// `max-age` of the `Cache-Control` header on every key endpoint (google-behaviour item 78).
     pub key_cache_max_age: Duration,
+    /// Where each service listens, on top of (and overriding) the topology's `local.upstreams`.
+    pub upstreams: Vec<(String, UpstreamAddr)>,
 }
 
-/// The emulated Google Cloud project.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Project {
-    pub id: String,
-    pub number: u64,
-    pub region: String,
-}
-
-/// A service account the emulator knows.
+/// A service account beyond the topology's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceAccount {
     pub email: String,
@@ -56,17 +55,6 @@ impl ServiceAccount {
             unique_id: None,
         }
     }
-}
-
-/// The Firebase Auth project played at identitytoolkit and securetoken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Firebase {
-    /// `aud` of Firebase ID tokens and the suffix of their `iss` (item 80).
-    pub project_id: String,
-    /// The project number securetoken returns as `project_id` on refresh (item 82).
-    pub project_number: u64,
-    pub api_keys: ApiKeys,
-    pub email_privacy: EmailPrivacy,
 }
 
 /// Which `key=` values Identity Toolkit and securetoken accept.
@@ -101,91 +89,162 @@ pub enum KeySource {
 
 /// A configuration field that does not hold what it must.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration field `{field}`: expected {expected}, found {found:?}")]
+#[error("{source_name}: configuration field `{field}`: expected {expected}, found {found:?}")]
 pub struct ConfigError {
+    /// The topology file, or `emulator settings` for knobs given in code or flags.
+    pub source_name: String,
     pub field: String,
     pub expected: &'static str,
     pub found: String,
 }
 
 impl Config {
-    /// Checks every field the emulator relies on, naming the first bad one.
+    /// The topology with every local knob at its secure default: generated keys, no state
+    /// directory, no extra accounts, Firebase API keys not checked (as the Firebase emulator;
+    /// listed by [`Config::relaxations`]), email-enumeration protection on, keys cacheable for an
+    /// hour, upstreams from the topology only.
+    pub fn new(topology: impl Into<Arc<Topology>>) -> Self {
+        Self {
+            topology: topology.into(),
+            extra_service_accounts: Vec::new(),
+            firebase_api_keys: ApiKeys::AnyNonEmpty,
+            email_privacy: EmailPrivacy::EnumerationProtection,
+            keys: KeySource::Generate,
+            state_dir: None,
+            key_cache_max_age: Duration::from_secs(3600),
+            upstreams: Vec::new(),
+        }
+    }
+
+    pub fn project_id(&self) -> &str {
+        self.topology.project().id().as_str()
+    }
+
+    pub fn project_number(&self) -> u64 {
+        self.topology.project().number().get()
+    }
+
+    pub fn region(&self) -> &str {
+        self.topology.project().region().as_str()
+    }
+
+    /// The load balancer's domain.
+    pub fn domain(&self) -> &str {
+        self.topology.domain().as_str()
+    }
+
+    /// The metadata server's `default` account: the gateway's.
+    pub fn default_service_account(&self) -> &str {
+        self.topology.gateway().service_account().as_str()
+    }
+
+    /// `aud` of Firebase ID tokens and the suffix of their `iss` (item 80).
+    pub fn firebase_project_id(&self) -> &str {
+        self.topology.firebase().project_id().as_str()
+    }
+
+    /// What securetoken returns as `project_id` (item 82: the number). The Firebase project is
+    /// taken to be the topology's project.
+    pub fn firebase_project_number(&self) -> u64 {
+        self.project_number()
+    }
+
+    /// Every service account the emulator plays, default first: the gateway's, the accounts
+    /// the topology's IAM bindings name, IAP's service agent, then the extras. No duplicates.
+    pub fn service_accounts(&self) -> Vec<ServiceAccount> {
+        let topology = &self.topology;
+        let mut out: Vec<ServiceAccount> = Vec::new();
+        let mut push = |email: &str, unique_id: Option<String>| {
+            if !out.iter().any(|a| a.email.eq_ignore_ascii_case(email)) {
+                out.push(ServiceAccount {
+                    email: email.to_string(),
+                    unique_id,
+                });
+            }
+        };
+        push(self.default_service_account(), None);
+        let members = topology
+            .services()
+            .iter()
+            .flat_map(|s| {
+                s.invokers()
+                    .iter()
+                    .chain(s.iap_bindings().iter().flat_map(|b| b.members()))
+            })
+            .chain(topology.iap().bindings().iter().flat_map(|b| b.members()));
+        for member in members {
+            if let Some(email) = member.service_account() {
+                push(email.as_str(), None);
+            }
+        }
+        push(topology.iap_service_agent().as_str(), None);
+        for extra in &self.extra_service_accounts {
+            push(&extra.email, extra.unique_id.clone());
+        }
+        out
+    }
+
+    /// The upstream of `service`: a local override, else the topology's `local.upstreams`.
+    pub fn upstream(&self, service: &str) -> Option<&UpstreamAddr> {
+        self.upstreams
+            .iter()
+            .rev()
+            .find(|(name, _)| name == service)
+            .map(|(_, addr)| addr)
+            .or_else(|| self.topology.local().upstream(service))
+    }
+
+    /// Checks the local knobs (the topology was validated when it was loaded), naming the first
+    /// bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field: &str, expected: &'static str, found: &str| ConfigError {
-            field: field.into(),
+        let bad = |field: String, expected: &'static str, found: &str| ConfigError {
+            source_name: "emulator settings".into(),
+            field,
             expected,
             found: found.into(),
         };
-        if !is_project_id(&self.project.id) {
-            return Err(bad(
-                "project.id",
-                "6-30 lowercase letters, digits or hyphens, starting with a letter",
-                &self.project.id,
-            ));
-        }
-        if self.project.number == 0 {
-            return Err(bad("project.number", "a positive number", "0"));
-        }
-        if !is_dns_label_chain(&self.project.region) || !self.project.region.contains('-') {
-            return Err(bad(
-                "project.region",
-                "a region such as us-central1",
-                &self.project.region,
-            ));
-        }
-        if !is_dns_label_chain(&self.domain) || !self.domain.contains('.') {
-            return Err(bad(
-                "domain",
-                "a DNS name such as api.example.com",
-                &self.domain,
-            ));
-        }
-        let accounts = std::iter::once(("default_service_account", &self.default_service_account))
-            .chain(
-                self.other_service_accounts
-                    .iter()
-                    .map(|a| ("other_service_accounts[]", a)),
-            );
-        let mut seen = std::collections::HashSet::new();
-        for (field, account) in accounts {
-            if !is_email(&account.email) {
+        for (i, account) in self.extra_service_accounts.iter().enumerate() {
+            if ServiceAccountEmail::parse(&account.email).is_err() {
                 return Err(bad(
-                    &format!("{field}.email"),
-                    "an email address",
-                    &account.email,
-                ));
-            }
-            if !seen.insert(account.email.to_ascii_lowercase()) {
-                return Err(bad(
-                    &format!("{field}.email"),
-                    "an email not listed twice",
+                    format!("extra_service_accounts[{i}].email"),
+                    "a service account email such as NAME@PROJECT_ID.iam.gserviceaccount.com",
                     &account.email,
                 ));
             }
             if let Some(id) = &account.unique_id
                 && (id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()))
             {
-                return Err(bad(&format!("{field}.unique_id"), "digits only", id));
+                return Err(bad(
+                    format!("extra_service_accounts[{i}].unique_id"),
+                    "digits only",
+                    id,
+                ));
             }
         }
-        if !is_project_id(&self.firebase.project_id) {
-            return Err(bad(
-                "firebase.project_id",
-                "a project id",
-                &self.firebase.project_id,
-            ));
-        }
-        if let ApiKeys::Only(keys) = &self.firebase.api_keys
+        if let ApiKeys::Only(keys) = &self.firebase_api_keys
             && (keys.is_empty() || keys.iter().any(String::is_empty))
         {
             return Err(bad(
-                "firebase.api_keys",
+                "firebase_api_keys".into(),
                 "at least one non-empty key",
                 &format!("{} keys", keys.len()),
             ));
         }
         if self.key_cache_max_age.is_zero() {
-            return Err(bad("key_cache_max_age", "a positive duration", "0 s"));
+            return Err(bad(
+                "key_cache_max_age".into(),
+                "a positive duration",
+                "0 s",
+            ));
+        }
+        for (i, (name, _)) in self.upstreams.iter().enumerate() {
+            if self.topology.service(name).is_none() {
+                return Err(bad(
+                    format!("upstreams[{i}]"),
+                    "the name of a service in the topology",
+                    name,
+                ));
+            }
         }
         Ok(())
     }
@@ -193,15 +252,15 @@ impl Config {
     /// Settings in force that are weaker than production, one sentence each, for the start log.
     pub fn relaxations(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.firebase.api_keys == ApiKeys::AnyNonEmpty {
+        if self.firebase_api_keys == ApiKeys::AnyNonEmpty {
             out.push(
-                "firebase.api_keys: any non-empty API key is accepted (Firebase Auth emulator behaviour)"
+                "firebase_api_keys: any non-empty API key is accepted (Firebase Auth emulator behaviour)"
                     .to_string(),
             );
         }
-        if self.firebase.email_privacy == EmailPrivacy::Legacy {
+        if self.email_privacy == EmailPrivacy::Legacy {
             out.push(
-                "firebase.email_privacy: email-enumeration protection is off (EMAIL_NOT_FOUND / INVALID_PASSWORD)"
+                "email_privacy: email-enumeration protection is off (EMAIL_NOT_FOUND / INVALID_PASSWORD)"
                     .to_string(),
             );
         }
@@ -209,111 +268,114 @@ impl Config {
     }
 }
 
-fn is_project_id(s: &str) -> bool {
-    (6..=30).contains(&s.len())
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && !s.ends_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn is_dns_label_chain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-fn is_email(s: &str) -> bool {
-    let mut parts = s.splitn(2, '@');
-    matches!((parts.next(), parts.next()), (Some(local), Some(domain))
-        if !local.is_empty() && !domain.contains('@') && is_dns_label_chain(domain) && domain.contains('.'))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn sample() -> Config {
-        Config {
-            project: Project {
-                id: "my-project".into(),
-                number: 123456789012,
-                region: "us-central1".into(),
-            },
-            domain: "api.myawesomeapp.com".into(),
-            default_service_account: ServiceAccount::new(
-                "my-gateway-sa@my-project.iam.gserviceaccount.com",
-            ),
-            other_service_accounts: vec![ServiceAccount::new(
-                "rogue@my-project.iam.gserviceaccount.com",
-            )],
-            firebase: Firebase {
-                project_id: "my-project".into(),
-                project_number: 123456789012,
-                api_keys: ApiKeys::AnyNonEmpty,
-                email_privacy: EmailPrivacy::EnumerationProtection,
-            },
-            keys: KeySource::Generate,
-            state_dir: None,
-            key_cache_max_age: Duration::from_secs(3600),
-        }
+    pub(crate) fn topology() -> Topology {
+        Topology::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/fortress.yaml"
+        ))
+        .expect("fixtures/fortress.yaml loads")
     }
 
     fn check(edit: impl FnOnce(&mut Config), field: &str) {
-        let mut config = sample();
+        let mut config = Config::new(topology());
         edit(&mut config);
         let err = config.validate().expect_err("must be rejected");
         assert_eq!(err.field, field, "{err}");
     }
 
     #[test]
-    fn the_sample_configuration_is_valid() {
-        assert_eq!(sample().validate(), Ok(()));
+    fn the_fixture_with_default_knobs_is_valid_and_reads_the_topology() {
+        let config = Config::new(topology());
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.project_id(), "my-project");
+        assert_eq!(config.project_number(), 123456789012);
+        assert_eq!(config.domain(), "api.myawesomeapp.com");
+        assert_eq!(
+            config.default_service_account(),
+            "my-gateway-sa@my-project.iam.gserviceaccount.com"
+        );
     }
 
     #[test]
-    fn bad_fields_are_named() {
-        check(|c| c.project.id = "My_Project".into(), "project.id");
-        check(|c| c.project.number = 0, "project.number");
-        check(|c| c.project.region = "moon".into(), "project.region");
-        check(|c| c.domain = "localhost".into(), "domain");
+    fn service_accounts_are_the_gateways_the_members_and_iaps_agent_once_each() {
+        let mut config = Config::new(topology());
+        config.extra_service_accounts.push(ServiceAccount::new(
+            "rogue-sa@my-project.iam.gserviceaccount.com",
+        ));
+        let emails: Vec<String> = config
+            .service_accounts()
+            .into_iter()
+            .map(|a| a.email)
+            .collect();
+        assert_eq!(
+            emails,
+            vec![
+                "my-gateway-sa@my-project.iam.gserviceaccount.com",
+                "service-123456789012@gcp-sa-iap.iam.gserviceaccount.com",
+                "rogue-sa@my-project.iam.gserviceaccount.com",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_local_knobs_are_named() {
         check(
-            |c| c.default_service_account.email = "nobody".into(),
-            "default_service_account.email",
+            |c| c.extra_service_accounts.push(ServiceAccount::new("nobody")),
+            "extra_service_accounts[0].email",
         );
         check(
-            |c| c.other_service_accounts[0].unique_id = Some("12a".into()),
-            "other_service_accounts[].unique_id",
+            |c| {
+                c.extra_service_accounts.push(ServiceAccount {
+                    email: "attacker@my-project.iam.gserviceaccount.com".into(),
+                    unique_id: Some("12a".into()),
+                })
+            },
+            "extra_service_accounts[0].unique_id",
         );
         check(
-            |c| c.other_service_accounts[0].email = c.default_service_account.email.clone(),
-            "other_service_accounts[].email",
-        );
-        check(
-            |c| c.firebase.api_keys = ApiKeys::Only(vec![]),
-            "firebase.api_keys",
+            |c| c.firebase_api_keys = ApiKeys::Only(vec![]),
+            "firebase_api_keys",
         );
         check(
             |c| c.key_cache_max_age = Duration::ZERO,
             "key_cache_max_age",
         );
+        check(
+            |c| {
+                c.upstreams.push((
+                    "tea-service".into(),
+                    UpstreamAddr::parse("127.0.0.1:1").expect("addr"),
+                ))
+            },
+            "upstreams[0]",
+        );
+    }
+
+    #[test]
+    fn local_upstreams_override_the_topologys() {
+        let mut config = Config::new(topology());
+        assert!(config.upstream("smoothie-service").is_none());
+        config.upstreams.push((
+            "smoothie-service".into(),
+            UpstreamAddr::parse("127.0.0.1:8081").expect("addr"),
+        ));
+        assert_eq!(
+            config.upstream("smoothie-service").map(|a| a.as_str()),
+            Some("127.0.0.1:8081")
+        );
     }
 
     #[test]
     fn relaxed_settings_are_listed() {
-        let mut config = sample();
+        let mut config = Config::new(topology());
         assert_eq!(config.relaxations().len(), 1);
-        config.firebase.api_keys = ApiKeys::Only(vec!["k".into()]);
+        config.firebase_api_keys = ApiKeys::Only(vec!["k".into()]);
         assert!(config.relaxations().is_empty());
-        config.firebase.email_privacy = EmailPrivacy::Legacy;
+        config.email_privacy = EmailPrivacy::Legacy;
         assert_eq!(config.relaxations().len(), 1);
     }
 }

@@ -33,7 +33,7 @@ struct Dispatch {
 pub fn app(state: AppState) -> Router {
     let dispatch = Dispatch {
         routers: HostRouters::new(state.clone()),
-        domain: state.config.domain.clone(),
+        domain: state.config.domain().to_string(),
     };
     Router::new()
         .fallback(dispatch_request)

@@ -108,13 +108,13 @@ impl Emulator {
             tracing::info!(ring = ring.name(), alg = %ring.alg(), kids = ?ring.kids(), "signing keys ready");
         }
 
-        let ca = LocalCa::generate(&config.domain)?;
+        let ca = LocalCa::generate(config.domain(), config.region())?;
         let ca_path = match &config.state_dir {
             Some(dir) => Some(write_ca(dir, ca.ca_pem()).await?),
             None => None,
         };
 
-        let domain = config.domain.clone();
+        let domain = config.domain().to_string();
         let state: AppState = Shared::new(config, keys, addrs);
         let app = crate::dispatch::app(state.clone());
 

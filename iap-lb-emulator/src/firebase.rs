@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ApiKeys, Firebase};
+use crate::config::ApiKeys;
 use crate::keys::KeyRing;
 
 /// Lifetime of a Firebase ID token, as `expiresIn` spells it: a string (item 82).
@@ -223,7 +223,7 @@ impl FirebaseUsers {
 /// The API key rule of Identity Toolkit and securetoken: `?key=` or the `X-Goog-Api-Key` header.
 /// Missing: 403 PERMISSION_DENIED; not one of the project's keys: 400 INVALID_ARGUMENT.
 pub fn check_api_key(
-    firebase: &Firebase,
+    api_keys: &ApiKeys,
     query_key: Option<&str>,
     headers: &axum::http::HeaderMap,
 ) -> Result<(), ApiError> {
@@ -236,7 +236,7 @@ pub fn check_api_key(
                 .filter(|k| !k.is_empty())
         })
         .ok_or_else(ApiError::missing_api_key)?;
-    match &firebase.api_keys {
+    match api_keys {
         ApiKeys::AnyNonEmpty => Ok(()),
         ApiKeys::Only(keys) if keys.iter().any(|k| k == key) => Ok(()),
         ApiKeys::Only(_) => Err(ApiError::invalid_api_key()),

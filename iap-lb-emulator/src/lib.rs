@@ -58,9 +58,8 @@ pub mod service_accounts;
 pub mod state;
 pub mod tls;
 
-pub use config::{
-    ApiKeys, Config, ConfigError, EmailPrivacy, Firebase, KeySource, Project, ServiceAccount,
-};
+pub use blueprint;
+pub use config::{ApiKeys, Config, ConfigError, EmailPrivacy, KeySource, ServiceAccount};
 pub use emulator::{Emulator, Listeners, RunningEmulator, StartError, install_crypto_providers};
 pub use host::{GoogleHost, UnknownHost};
 

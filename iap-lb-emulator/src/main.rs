@@ -1,7 +1,8 @@
 //! `iap-lb-emulator`: parse the command line, bind, serve, wait for SIGTERM or Ctrl-C, drain.
 //!
-//! Until `libs/blueprint` lands the project is given by flags; then `--topology` replaces them.
-//! A bad setting exits with status 64 (EX_USAGE) and a message naming the field.
+//! The project comes from the topology file (`--topology`, default `fixtures/fortress.yaml`); the
+//! flags only set what has no production counterpart. A bad topology or setting exits with
+//! status 64 (EX_USAGE) and a message naming the file and the field.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,15 +10,22 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use iap_lb_emulator::blueprint::{Topology, UpstreamAddr};
 use iap_lb_emulator::{
-    ApiKeys, Config, EmailPrivacy, Emulator, Firebase, KeySource, Listeners, Project,
-    ServiceAccount, StartError,
+    ApiKeys, Config, EmailPrivacy, Emulator, KeySource, Listeners, ServiceAccount, StartError,
 };
 
 /// Plays every Google box between fortress's gateway and its services.
 #[derive(Debug, Parser)]
 #[command(name = "iap-lb-emulator", version)]
 struct Cli {
+    /// The topology file: project, domain, services, IAP, gateway, Firebase.
+    #[arg(
+        long,
+        env = "FORTRESS_TOPOLOGY",
+        default_value = "fixtures/fortress.yaml"
+    )]
+    topology: PathBuf,
     /// Plain HTTP listener (metadata server, host-prefixed routes).
     #[arg(long, env = "IAP_LB_EMULATOR_HTTP", default_value = "127.0.0.1:8080")]
     http_listen: SocketAddr,
@@ -30,30 +38,18 @@ struct Cli {
     /// Directory of PKCS#8 PEM keys: google/, securetoken/, iap/ (kid = file stem).
     #[arg(long, env = "IAP_LB_EMULATOR_KEY_DIR")]
     key_dir: Option<PathBuf>,
-    #[arg(long, default_value = "my-project")]
-    project_id: String,
-    #[arg(long, default_value_t = 123456789012)]
-    project_number: u64,
-    #[arg(long, default_value = "us-central1")]
-    region: String,
-    /// The load balancer's domain.
-    #[arg(long, default_value = "api.myawesomeapp.com")]
-    domain: String,
-    /// The metadata server's default service account.
-    #[arg(
-        long,
-        default_value = "my-gateway-sa@my-project.iam.gserviceaccount.com"
-    )]
-    default_service_account: String,
-    /// Further service accounts (repeatable).
+    /// A service account beyond the topology's (repeatable), e.g. for attack scenarios.
     #[arg(long = "service-account")]
     service_accounts: Vec<String>,
-    /// Firebase project id (default: the project id).
-    #[arg(long)]
-    firebase_project_id: Option<String>,
-    /// Accepted Firebase API keys (repeatable). None given: any non-empty key (relaxed).
+    /// Where a service listens, NAME=HOST:PORT (repeatable; overrides local.upstreams).
+    #[arg(long = "upstream", value_parser = parse_upstream)]
+    upstreams: Vec<(String, UpstreamAddr)>,
+    /// Accept only these Firebase API keys (repeatable). Default: any non-empty key (relaxed).
     #[arg(long = "firebase-api-key")]
     firebase_api_keys: Vec<String>,
+    /// Accept only the topology's firebase.webApiKey.
+    #[arg(long, conflicts_with = "firebase_api_keys")]
+    check_web_api_key: bool,
     /// Turn email-enumeration protection off (relaxed; older projects' behaviour).
     #[arg(long)]
     legacy_email_errors: bool,
@@ -62,45 +58,43 @@ struct Cli {
     key_cache_max_age: u64,
 }
 
+fn parse_upstream(s: &str) -> Result<(String, UpstreamAddr), String> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=HOST:PORT, found {s:?}"))?;
+    let addr = UpstreamAddr::parse(addr).map_err(|e| e.to_string())?;
+    Ok((name.to_string(), addr))
+}
+
 impl Cli {
-    fn config(&self) -> Config {
-        Config {
-            project: Project {
-                id: self.project_id.clone(),
-                number: self.project_number,
-                region: self.region.clone(),
-            },
-            domain: self.domain.clone(),
-            default_service_account: ServiceAccount::new(&self.default_service_account),
-            other_service_accounts: self
-                .service_accounts
-                .iter()
-                .map(ServiceAccount::new)
-                .collect(),
-            firebase: Firebase {
-                project_id: self
-                    .firebase_project_id
-                    .clone()
-                    .unwrap_or_else(|| self.project_id.clone()),
-                project_number: self.project_number,
-                api_keys: if self.firebase_api_keys.is_empty() {
-                    ApiKeys::AnyNonEmpty
-                } else {
-                    ApiKeys::Only(self.firebase_api_keys.clone())
-                },
-                email_privacy: if self.legacy_email_errors {
-                    EmailPrivacy::Legacy
-                } else {
-                    EmailPrivacy::EnumerationProtection
-                },
-            },
-            keys: match &self.key_dir {
-                Some(dir) => KeySource::Directory(dir.clone()),
-                None => KeySource::Generate,
-            },
-            state_dir: self.state_dir.clone(),
-            key_cache_max_age: Duration::from_secs(self.key_cache_max_age),
-        }
+    fn config(&self, topology: Topology) -> Config {
+        let web_api_key = topology.firebase().web_api_key().to_string();
+        let mut config = Config::new(topology);
+        config.extra_service_accounts = self
+            .service_accounts
+            .iter()
+            .map(ServiceAccount::new)
+            .collect();
+        config.upstreams = self.upstreams.clone();
+        config.firebase_api_keys = if self.check_web_api_key {
+            ApiKeys::Only(vec![web_api_key])
+        } else if self.firebase_api_keys.is_empty() {
+            ApiKeys::AnyNonEmpty
+        } else {
+            ApiKeys::Only(self.firebase_api_keys.clone())
+        };
+        config.email_privacy = if self.legacy_email_errors {
+            EmailPrivacy::Legacy
+        } else {
+            EmailPrivacy::EnumerationProtection
+        };
+        config.keys = match &self.key_dir {
+            Some(dir) => KeySource::Directory(dir.clone()),
+            None => KeySource::Generate,
+        };
+        config.state_dir = self.state_dir.clone();
+        config.key_cache_max_age = Duration::from_secs(self.key_cache_max_age);
+        config
     }
 }
 
@@ -137,6 +131,14 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    let topology = match Topology::load(&cli.topology) {
+        Ok(topology) => topology,
+        Err(err) => {
+            // The message names the file, the line, the field and what was expected.
+            tracing::error!(error = %err, "bad topology");
+            return ExitCode::from(64);
+        }
+    };
     let listeners = match Listeners::bind(cli.http_listen, cli.https_listen) {
         Ok(l) => l,
         Err(err) => {
@@ -144,7 +146,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(71);
         }
     };
-    let running = match Emulator::start_with(cli.config(), listeners).await {
+    let running = match Emulator::start_with(cli.config(topology), listeners).await {
         Ok(running) => running,
         Err(err @ StartError::Config(_)) => {
             tracing::error!(error = %err, "bad configuration");

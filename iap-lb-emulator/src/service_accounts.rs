@@ -38,9 +38,10 @@ pub struct ServiceAccounts {
 }
 
 impl ServiceAccounts {
-    pub fn new(default: &ServiceAccount, others: &[ServiceAccount]) -> Self {
-        let by_email = std::iter::once(default)
-            .chain(others)
+    /// The accounts, the first being `default`.
+    pub fn new(accounts: &[ServiceAccount]) -> Self {
+        let by_email = accounts
+            .iter()
             .map(|a| {
                 let email = a.email.to_ascii_lowercase();
                 let unique_id = a
@@ -56,7 +57,10 @@ impl ServiceAccounts {
             })
             .collect();
         Self {
-            default: default.email.to_ascii_lowercase(),
+            default: accounts
+                .first()
+                .map(|a| a.email.to_ascii_lowercase())
+                .unwrap_or_default(),
             by_email,
         }
     }
@@ -118,13 +122,13 @@ mod tests {
 
     #[test]
     fn default_and_emails_resolve_and_minted_keys_are_published() {
-        let accounts = ServiceAccounts::new(
-            &ServiceAccount::new("GW@p.iam.gserviceaccount.com"),
-            &[ServiceAccount {
+        let accounts = ServiceAccounts::new(&[
+            ServiceAccount::new("GW@p.iam.gserviceaccount.com"),
+            ServiceAccount {
                 email: "other@p.iam.gserviceaccount.com".into(),
                 unique_id: Some("42".into()),
-            }],
-        );
+            },
+        ]);
         assert_eq!(
             accounts.resolve("default").map(|a| a.email.as_str()),
             Some("gw@p.iam.gserviceaccount.com")

@@ -53,10 +53,7 @@ pub type AppState = Arc<Shared>;
 impl Shared {
     /// The state for `config` with `keys`, as served on `addrs`. No users, no minted keys.
     pub fn new(config: Config, keys: KeyStore, addrs: Addrs) -> AppState {
-        let accounts = ServiceAccounts::new(
-            &config.default_service_account,
-            &config.other_service_accounts,
-        );
+        let accounts = ServiceAccounts::new(&config.service_accounts());
         Arc::new(Self {
             config,
             keys,

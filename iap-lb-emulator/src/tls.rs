@@ -43,9 +43,10 @@ impl std::fmt::Debug for LocalCa {
 }
 
 impl LocalCa {
-    /// A new CA and a leaf for `domain`, `*.a.run.app`, `*.run.app`, every Google host and the
+    /// A new CA and a leaf for `domain`, the run.app wildcards (`*.a.run.app` for legacy hosts,
+    /// `*.REGION.run.app` for deterministic ones, `*.run.app`), every Google host and the
     /// loopback names.
-    pub fn generate(domain: &str) -> Result<Self, TlsError> {
+    pub fn generate(domain: &str, region: &str) -> Result<Self, TlsError> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.distinguished_name.push(
@@ -62,8 +63,12 @@ impl LocalCa {
         let ca_pem = ca_cert.pem();
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let mut names: Vec<String> =
-            vec![domain.to_string(), "*.a.run.app".into(), "*.run.app".into()];
+        let mut names: Vec<String> = vec![
+            domain.to_string(),
+            "*.a.run.app".into(),
+            format!("*.{region}.run.app"),
+            "*.run.app".into(),
+        ];
         names.extend(GOOGLE_HOSTS.iter().map(|h| h.to_string()));
         names.extend(["localhost".into(), "127.0.0.1".into(), "::1".into()]);
 
@@ -116,11 +121,12 @@ mod tests {
 
     #[test]
     fn the_leaf_covers_the_domain_run_app_and_every_google_host() {
-        let ca = LocalCa::generate("api.myawesomeapp.com").expect("ca");
+        let ca = LocalCa::generate("api.myawesomeapp.com", "us-central1").expect("ca");
         assert!(ca.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         for name in [
             "api.myawesomeapp.com",
             "*.a.run.app",
+            "*.us-central1.run.app",
             "*.run.app",
             "metadata.google.internal",
             "accounts.google.com",

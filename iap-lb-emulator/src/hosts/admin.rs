@@ -1,6 +1,9 @@
 //! The emulator's own routes on `localhost` / `127.0.0.1` (never on a Google host).
 //!
 //! - `GET /_emulator/health`: `{"status":"ok"}` once both listeners accept.
+//! - `GET /_emulator/topology`: the topology's facts and what the emulator derived from them
+//!   (run.app hosts, backend-service ids, IAP audiences, upstreams, service accounts, relaxed
+//!   settings, listeners).
 //! - `GET|POST /_emulator/service-accounts/EMAIL/key`: mints a new RSA key for one of the
 //!   project's service accounts and returns it as a Google-format JSON key file (the fields
 //!   `gcloud iam service-accounts keys create` writes). The public half is published at once at
@@ -27,6 +30,7 @@ use crate::state::{AppState, Scheme};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/_emulator/health", get(health))
+        .route("/_emulator/topology", get(topology))
         .route(
             "/_emulator/service-accounts/{email}/key",
             get(mint_key).post(mint_key),
@@ -39,12 +43,68 @@ async fn health() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
+/// What the emulator plays, as the e2e harness and a curious human need it: the topology's
+/// facts and what the emulator derived from them.
+async fn topology(State(state): State<AppState>) -> Response {
+    let config = &state.config;
+    let topology = &config.topology;
+    let services: Vec<_> = topology
+        .services()
+        .iter()
+        .map(|s| {
+            let run_app_hosts: Vec<String> = s
+                .run_app_host()
+                .ok()
+                .into_iter()
+                .chain([s.deterministic_run_app_host()])
+                .map(|h| h.as_str().to_string())
+                .collect();
+            json!({
+                "name": s.name().as_str(),
+                "paths": s.paths().iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "ingress": s.ingress().as_gcloud(),
+                "invokers": s.invokers().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "iapAccessors": topology.iap_accessors(s).iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "runAppHosts": run_app_hosts,
+                "backendService": s.backend_service().name(),
+                "backendServiceId": s.backend_service().id().get().to_string(),
+                "iapAudience": s.iap_audience().as_str(),
+                "upstream": config.upstream(s.name().as_str()).map(|u| u.as_str()),
+            })
+        })
+        .collect();
+    let iap = topology.iap();
+    axum::Json(json!({
+        "source": topology.source_name(),
+        "project": {
+            "id": config.project_id(),
+            "number": config.project_number().to_string(),
+            "region": config.region(),
+        },
+        "domain": config.domain(),
+        "defaultService": topology.default_service().name().as_str(),
+        "services": services,
+        "iap": {
+            "oauth2ClientId": iap.oauth2_client_id().as_str(),
+            "programmaticClients": iap.programmatic_clients().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "allowHttpOptions": iap.allow_http_options(),
+        },
+        "gatewayServiceAccount": config.default_service_account(),
+        "firebaseProjectId": config.firebase_project_id(),
+        "serviceAccounts": state.accounts.emails().collect::<Vec<_>>(),
+        "relaxations": config.relaxations(),
+        "listeners": {"http": state.addrs.http.to_string(), "https": state.addrs.https.to_string()},
+    }))
+    .into_response()
+}
+
 async fn unknown() -> Response {
     (
         StatusCode::NOT_FOUND,
         format!(
             "iap-lb-emulator: no such route on the emulator's own host. It serves \
-             /_emulator/health, /_emulator/service-accounts/EMAIL/key, /computeMetadata/..., \
+             /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
+             /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",
             GOOGLE_HOSTS.join(", ")
         ),
@@ -113,7 +173,7 @@ async fn mint_key(
     tracing::info!(account = %account.email, kid = %key.kid(), "minted a service-account key");
     let body = json!({
         "type": "service_account",
-        "project_id": state.config.project.id,
+        "project_id": state.config.project_id(),
         "private_key_id": key.kid(),
         "private_key": key.to_pkcs8_pem(),
         "client_email": account.email,

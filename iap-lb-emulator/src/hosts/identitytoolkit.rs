@@ -71,8 +71,9 @@ async fn call(
         "accounts:signInWithCustomToken" => sign_in_with_custom_token,
         _ => return ApiError::not_found().into_response(),
     };
-    let result = firebase::check_api_key(&state.config.firebase, q.key.as_deref(), &headers)
-        .and_then(|()| method(&state, &body));
+    let result =
+        firebase::check_api_key(&state.config.firebase_api_keys, q.key.as_deref(), &headers)
+            .and_then(|()| method(&state, &body));
     match result {
         Ok(value) => axum::Json(value).into_response(),
         Err(err) => {
@@ -94,7 +95,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 fn minter(state: &AppState) -> Minter<'_> {
     Minter {
-        project_id: &state.config.firebase.project_id,
+        project_id: state.config.firebase_project_id(),
         keys: &state.keys.securetoken,
         users: &state.users,
     }
@@ -197,7 +198,7 @@ fn sign_in_with_password(state: &AppState, body: &[u8]) -> Result<Value, ApiErro
     }
     let password =
         non_empty(&req.password).ok_or_else(|| ApiError::bad_request("MISSING_PASSWORD"))?;
-    let protected = state.config.firebase.email_privacy == EmailPrivacy::EnumerationProtection;
+    let protected = state.config.email_privacy == EmailPrivacy::EnumerationProtection;
     let user = match state.users.check_password(email, password) {
         PasswordCheck::Ok(user) => user,
         PasswordCheck::UnknownEmail if protected => {

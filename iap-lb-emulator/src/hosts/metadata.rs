@@ -104,17 +104,18 @@ async fn root() -> Response {
 }
 
 async fn project_id(State(state): State<AppState>) -> Response {
-    text(state.config.project.id.clone())
+    text(state.config.project_id().to_string())
 }
 
 async fn numeric_project_id(State(state): State<AppState>) -> Response {
-    text(state.config.project.number.to_string())
+    text(state.config.project_number().to_string())
 }
 
 async fn region(State(state): State<AppState>) -> Response {
     text(format!(
         "projects/{}/regions/{}",
-        state.config.project.number, state.config.project.region
+        state.config.project_number(),
+        state.config.region()
     ))
 }
 
@@ -238,15 +239,15 @@ async fn identity(
     if format == Format::Full {
         // item 77: google.compute_engine with project_number as a JSON number. The instance
         // values describe the emulator itself.
-        let project = &state.config.project;
+        let config = &state.config;
         claims.google = Some(json!({
             "compute_engine": {
                 "instance_creation_timestamp": state.started_at,
-                "instance_id": crate::service_accounts::derived_unique_id(&project.id),
+                "instance_id": crate::service_accounts::derived_unique_id(config.project_id()),
                 "instance_name": "iap-lb-emulator",
-                "project_id": project.id,
-                "project_number": project.number,
-                "zone": format!("{}-a", project.region),
+                "project_id": config.project_id(),
+                "project_number": config.project_number(),
+                "zone": format!("{}-a", config.region()),
             }
         }));
     }

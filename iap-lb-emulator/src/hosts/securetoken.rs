@@ -79,7 +79,7 @@ fn refresh(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    firebase::check_api_key(&state.config.firebase, key, headers)?;
+    firebase::check_api_key(&state.config.firebase_api_keys, key, headers)?;
     let (grant_type, refresh_token) = fields(headers, body)?;
     let grant_type = grant_type
         .filter(|g| !g.is_empty())
@@ -91,7 +91,7 @@ fn refresh(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("MISSING_REFRESH_TOKEN"))?;
     let minter = Minter {
-        project_id: &state.config.firebase.project_id,
+        project_id: state.config.firebase_project_id(),
         keys: &state.keys.securetoken,
         users: &state.users,
     };
@@ -110,6 +110,6 @@ fn refresh(
         "refresh_token": refresh_token,
         "id_token": id_token,
         "user_id": user.local_id,
-        "project_id": state.config.firebase.project_number.to_string(),
+        "project_id": state.config.firebase_project_number().to_string(),
     }))
 }

@@ -181,7 +181,7 @@ async fn a_call_without_an_api_key_is_permission_denied() {
 
 #[tokio::test]
 async fn with_configured_keys_a_foreign_key_is_not_valid_and_the_header_form_works() {
-    let app = TestApp::with(|c| c.firebase.api_keys = ApiKeys::Only(vec!["good-key".into()]));
+    let app = TestApp::with(|c| c.firebase_api_keys = ApiKeys::Only(vec!["good-key".into()]));
     let resp = app
         .post_json(IDT, "/v1/accounts:signUp?key=bad-key", json!({}))
         .await;
@@ -257,7 +257,7 @@ async fn enumeration_protection_hides_which_of_email_and_password_was_wrong() {
 
 #[tokio::test]
 async fn without_protection_the_legacy_codes_tell_them_apart() {
-    let app = TestApp::with(|c| c.firebase.email_privacy = EmailPrivacy::Legacy);
+    let app = TestApp::with(|c| c.email_privacy = EmailPrivacy::Legacy);
     sign_up(&app, "alice@example.com", "secret1").await;
     assert_error(
         &call(

@@ -2,50 +2,41 @@
 //! emulator, and response helpers.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use iap_lb_emulator::blueprint::Topology;
 use iap_lb_emulator::keys::KeyStore;
 use iap_lb_emulator::state::{Addrs, AppState, Shared};
-use iap_lb_emulator::{
-    ApiKeys, Config, EmailPrivacy, Emulator, Firebase, KeySource, Project, RunningEmulator,
-    ServiceAccount,
-};
+use iap_lb_emulator::{Config, Emulator, RunningEmulator, ServiceAccount};
 use serde_json::Value;
 use tower::ServiceExt;
 
 pub const PROJECT_ID: &str = "my-project";
 pub const PROJECT_NUMBER: u64 = 123456789012;
 pub const GATEWAY_SA: &str = "my-gateway-sa@my-project.iam.gserviceaccount.com";
-pub const ROGUE_SA: &str = "rogue@my-project.iam.gserviceaccount.com";
+pub const ROGUE_SA: &str = "rogue-sa@my-project.iam.gserviceaccount.com";
 pub const DOMAIN: &str = "api.myawesomeapp.com";
 pub const API_KEY: &str = "AIzaSy-test-key";
 
+/// The fixture topology, loaded once per call (cheap) so tests may edit their copy.
+pub fn topology() -> Topology {
+    Topology::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fortress.yaml"
+    ))
+    .expect("fixtures/fortress.yaml loads")
+}
+
+/// The fixture topology with a rogue account for attack scenarios.
 pub fn config() -> Config {
-    Config {
-        project: Project {
-            id: PROJECT_ID.into(),
-            number: PROJECT_NUMBER,
-            region: "us-central1".into(),
-        },
-        domain: DOMAIN.into(),
-        default_service_account: ServiceAccount::new(GATEWAY_SA),
-        other_service_accounts: vec![ServiceAccount {
-            email: ROGUE_SA.into(),
-            unique_id: Some("104242424242424242424".into()),
-        }],
-        firebase: Firebase {
-            project_id: PROJECT_ID.into(),
-            project_number: PROJECT_NUMBER,
-            api_keys: ApiKeys::AnyNonEmpty,
-            email_privacy: EmailPrivacy::EnumerationProtection,
-        },
-        keys: KeySource::Generate,
-        state_dir: None,
-        key_cache_max_age: Duration::from_secs(3600),
-    }
+    let mut config = Config::new(topology());
+    config.extra_service_accounts.push(ServiceAccount {
+        email: ROGUE_SA.into(),
+        unique_id: Some("104242424242424242424".into()),
+    });
+    config
 }
 
 /// The emulator's router over fresh state, without sockets.

@@ -128,7 +128,7 @@ async fn keys_of_an_unknown_account_are_404_and_a_known_one_starts_empty() {
     let resp = app
         .get(
             "www.googleapis.com",
-            "/service_accounts/v1/jwk/rogue@my-project.iam.gserviceaccount.com",
+            "/service_accounts/v1/jwk/rogue-sa@my-project.iam.gserviceaccount.com",
         )
         .await;
     assert_eq!(resp.status, StatusCode::OK);

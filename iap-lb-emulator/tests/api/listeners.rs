@@ -182,12 +182,80 @@ async fn an_unknown_path_on_the_emulator_host_lists_what_exists() {
 #[tokio::test]
 async fn a_bad_configuration_names_the_field_and_binds_nothing() {
     let mut config = helpers::config();
-    config.default_service_account.email = "not-an-email".into();
+    config.extra_service_accounts[0].email = "not-an-email".into();
     let err = iap_lb_emulator::Emulator::start(config)
         .await
         .expect_err("rejected");
     assert!(
-        err.to_string().contains("default_service_account.email"),
+        err.to_string().contains("extra_service_accounts[0].email"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn the_topology_route_shows_what_is_played_and_derived() {
+    let emulator = spawn().await;
+    let topology: serde_json::Value = plain_client()
+        .get(emulator.http_url("/_emulator/topology"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(topology["domain"], DOMAIN);
+    assert_eq!(topology["project"]["number"], "123456789012");
+    let smoothie = &topology["services"][0];
+    assert_eq!(smoothie["name"], "smoothie-service");
+    assert_eq!(smoothie["ingress"], "internal-and-cloud-load-balancing");
+    assert!(
+        smoothie["iapAudience"]
+            .as_str()
+            .expect("audience")
+            .starts_with("/projects/123456789012/global/backendServices/")
+    );
+    assert!(
+        topology["serviceAccounts"]
+            .as_array()
+            .expect("accounts")
+            .contains(&helpers::ROGUE_SA.into())
+    );
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("iap-lb-emulator-bad-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fortress.yaml"
+    ))
+    .expect("fixture");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        fixture.replacen(
+            "ingress: internal-and-cloud-load-balancing",
+            "ingress: public",
+            1,
+        ),
+    )
+    .expect("write");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iap-lb-emulator"))
+        .arg("--topology")
+        .arg(&bad)
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--https-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .await
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let logged = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(64), "{logged}");
+    assert!(logged.contains("bad.yaml"), "{logged}");
+    assert!(logged.contains("services[0].ingress"), "{logged}");
 }
