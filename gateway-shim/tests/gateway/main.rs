@@ -1,0 +1,3 @@
+//! gateway-shim: specs into route tables.
+
+mod specs;
