@@ -1,3 +1,8 @@
-//! gateway-shim: specs into route tables.
+//! gateway-shim end to end: the gateway on a random loopback port, wiremock playing the key
+//! server, the metadata server and the backend (one test binary, zero-to-production style).
 
+mod authn;
+mod backend;
+mod helpers;
+mod local_mode;
 mod specs;

@@ -1,0 +1,224 @@
+//! The last step: send the request to its backend and stream the answer back.
+//!
+//! - **Streaming both ways**: the request body goes to reqwest as a stream
+//!   (`reqwest::Body::wrap_stream`), the response body back to hyper as a stream; nothing is
+//!   buffered whole. The request body is capped at the configured size (API Gateway's 32 MB):
+//!   a `Content-Length` over it is refused up front (413), a chunked body that grows past it
+//!   aborts the backend call and, if no response has started, gets the 413.
+//! - **Deadline** (`x-google-backend.deadline`, default 15 s; item 62): Envoy's route timeout
+//!   runs until the response is complete. No headers by then: **504** `upstream request
+//!   timeout` (item 72). Headers sent but the body not finished: the body stream errors and the
+//!   connection is reset, as Envoy resets the stream.
+//! - **Failures before headers** (item 72): Envoy's texts. ESPv2 retries once on connect failure
+//!   (`reset,connect-failure,refused-stream`, item 73); so does this proxy, when the request has
+//!   no body to replay, and the message then says `retried and the latest reset reason`.
+//! - **Hop-by-hop headers** (RFC 9110 section 7.6.1): `Connection` and every header it names,
+//!   `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
+//!   `Proxy-Authenticate`, `Proxy-Authorization` are dropped in both directions; `Host` is the
+//!   backend's (ESPv2 rewrites it to the address host).
+//! - **Connection reuse**: one pooled client for all backends ([`crate::outbound`]).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use axum::body::{Body, HttpBody};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, Request, header};
+use http_body_util::{BodyExt, Limited};
+use tokio::time::Instant;
+
+use crate::error::GatewayError;
+use crate::outbound::DnsFailure;
+
+/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Removes hop-by-hop headers, including those listed in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// What the proxy needs to know about one call.
+#[derive(Debug)]
+pub struct Call {
+    pub url: String,
+    pub deadline: Duration,
+    pub max_request_bytes: u64,
+}
+
+/// Sends `request` (already authenticated, headers final except hop-by-hop and Host) to
+/// `call.url` and returns the backend's response, or the gateway's own error response.
+pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Call) -> Response {
+    let started = Instant::now();
+    let deadline_at = started + call.deadline;
+    let (parts, body) = request.into_parts();
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+
+    let empty_body = HttpBody::size_hint(&body).exact() == Some(0);
+    let limit = usize::try_from(call.max_request_bytes).unwrap_or(usize::MAX);
+    let body = if empty_body {
+        reqwest::Body::from(bytes::Bytes::new())
+    } else {
+        reqwest::Body::wrap_stream(Limited::new(body, limit).into_data_stream())
+    };
+
+    let build = |body: reqwest::Body| {
+        client
+            .request(parts.method.clone(), &call.url)
+            .headers(headers.clone())
+            .body(body)
+    };
+
+    let mut result = tokio::time::timeout_at(deadline_at, build(body).send()).await;
+    let mut retried = false;
+    // One retry on connect failure, when there is no body to replay (ESPv2's retry policy).
+    if empty_body
+        && let Ok(Err(ref e)) = result
+        && e.is_connect()
+        && find_source::<DnsFailure>(e).is_none()
+    {
+        retried = true;
+        result = tokio::time::timeout_at(
+            deadline_at,
+            build(reqwest::Body::from(bytes::Bytes::new())).send(),
+        )
+        .await;
+    }
+
+    let response = match result {
+        Err(_elapsed) => return GatewayError::UpstreamTimeout.into_response(),
+        Ok(Err(err)) => return upstream_error(&err, retried).into_response(),
+        Ok(Ok(r)) => r,
+    };
+
+    let status = response.status();
+    let mut out_headers = response.headers().clone();
+    strip_hop_by_hop(&mut out_headers);
+    let stream = response.bytes_stream();
+    // The rest of the deadline bounds the body too; when it passes, the stream fails and hyper
+    // resets the connection rather than ending the body as if complete.
+    let sleep = Box::pin(tokio::time::sleep_until(deadline_at));
+    let body_stream = futures_util::stream::unfold(
+        (stream, sleep, false),
+        |(mut stream, mut sleep, done)| async move {
+            if done {
+                return None;
+            }
+            tokio::select! {
+                chunk = stream.next() => match chunk {
+                    Some(Ok(bytes)) => Some((Ok(bytes), (stream, sleep, false))),
+                    Some(Err(e)) => Some((Err(std::io::Error::other(e)), (stream, sleep, true))),
+                    None => None,
+                },
+                () = &mut sleep => Some((
+                    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upstream request timeout")),
+                    (stream, sleep, true),
+                )),
+            }
+        },
+    );
+    let mut resp = Response::new(Body::from_stream(body_stream));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = out_headers;
+    resp
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Envoy's words for a failure before response headers (item 72).
+fn upstream_error(err: &reqwest::Error, retried: bool) -> GatewayError {
+    if find_source::<http_body_util::LengthLimitError>(err).is_some() {
+        return GatewayError::PayloadTooLarge;
+    }
+    if let Some(dns) = find_source::<DnsFailure>(err) {
+        tracing::warn!(error = %dns, "backend name did not resolve");
+        return GatewayError::NoHealthyUpstream;
+    }
+    let io = find_source::<std::io::Error>(err);
+    let reason = if err.is_connect() {
+        match io.map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::ConnectionRefused) => {
+                "remote connection failure, transport failure reason: delayed connect error: 111"
+                    .to_owned()
+            }
+            Some(std::io::ErrorKind::TimedOut) => "connection timeout".to_owned(),
+            _ if err.is_timeout() => "connection timeout".to_owned(),
+            _ => {
+                let tls = err
+                    .source()
+                    .map(|s| s.to_string().to_ascii_lowercase())
+                    .unwrap_or_default();
+                if tls.contains("certificate") || tls.contains("tls") {
+                    "remote connection failure, transport failure reason: TLS_error: CERTIFICATE_VERIFY_FAILED".to_owned()
+                } else {
+                    "remote connection failure".to_owned()
+                }
+            }
+        }
+    } else {
+        "connection termination".to_owned()
+    };
+    tracing::warn!(error = %err, retried, "backend call failed before headers");
+    let detail = if retried {
+        format!("retried and the latest reset reason: {reason}")
+    } else {
+        format!("reset reason: {reason}")
+    };
+    GatewayError::UpstreamReset { detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_named_in_connection_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive, x-private".parse().expect("v"));
+        h.insert("keep-alive", "timeout=5".parse().expect("v"));
+        h.insert("x-private", "1".parse().expect("v"));
+        h.insert("transfer-encoding", "chunked".parse().expect("v"));
+        h.insert("upgrade", "websocket".parse().expect("v"));
+        h.insert("te", "trailers".parse().expect("v"));
+        h.insert("x-kept", "1".parse().expect("v"));
+        strip_hop_by_hop(&mut h);
+        let names: Vec<_> = h.keys().map(|k| k.as_str().to_owned()).collect();
+        assert_eq!(names, vec!["x-kept"]);
+    }
+}
