@@ -11,6 +11,7 @@
 //! Secure by default: every relaxed setting is an enum variant, never a `bool`, and
 //! [`Config::relaxations`] lists the ones in force so they are printed at start.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,24 @@ pub struct Config {
     pub key_cache_max_age: Duration,
     /// Where each service listens, on top of (and overriding) the topology's `local.upstreams`.
     pub upstreams: Vec<(String, UpstreamAddr)>,
+    /// How Cloud Run's front end refuses a request its ingress setting does not admit.
+    pub ingress_refusal: IngressRefusal,
+    /// Peers (TCP source addresses) whose direct run.app requests count as internal traffic
+    /// (a VPC in the same project, item 41). Empty: only the emulated load balancer is ever
+    /// anything but the internet. Listed at start when not empty.
+    pub internal_callers: Vec<IpAddr>,
+    /// How long a service may take to answer before Cloud Run's 504 (default 300 s, item 50).
+    pub request_timeout: Duration,
+}
+
+/// The answer to a request ingress refuses. Both are GFE HTML pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngressRefusal {
+    /// 404 "Page not found": the best evidence (item 43, observed; a deployment note says the
+    /// refusal "renders as HTTP 404"). The default.
+    NotFound,
+    /// 403 "Forbidden", for checking a client against the other plausible answer.
+    Forbidden,
 }
 
 /// A service account beyond the topology's.
@@ -113,6 +132,9 @@ impl Config {
             state_dir: None,
             key_cache_max_age: Duration::from_secs(3600),
             upstreams: Vec::new(),
+            ingress_refusal: IngressRefusal::NotFound,
+            internal_callers: Vec::new(),
+            request_timeout: Duration::from_secs(300),
         }
     }
 
@@ -230,6 +252,9 @@ impl Config {
                 &format!("{} keys", keys.len()),
             ));
         }
+        if self.request_timeout.is_zero() {
+            return Err(bad("request_timeout".into(), "a positive duration", "0 s"));
+        }
         if self.key_cache_max_age.is_zero() {
             return Err(bad(
                 "key_cache_max_age".into(),
@@ -257,6 +282,12 @@ impl Config {
                 "firebase_api_keys: any non-empty API key is accepted (Firebase Auth emulator behaviour)"
                     .to_string(),
             );
+        }
+        if !self.internal_callers.is_empty() {
+            out.push(format!(
+                "internal_callers: direct run.app requests from {:?} count as internal traffic",
+                self.internal_callers
+            ));
         }
         if self.email_privacy == EmailPrivacy::Legacy {
             out.push(

@@ -73,6 +73,8 @@ pub enum StartError {
     StateDir { path: PathBuf, source: io::Error },
     #[error("key loading task failed: {0}")]
     Task(String),
+    #[error("upstream HTTP client: {0}")]
+    Client(String),
 }
 
 /// The entry point.
@@ -115,7 +117,8 @@ impl Emulator {
         };
 
         let domain = config.domain().to_string();
-        let state: AppState = Shared::new(config, keys, addrs);
+        let state: AppState =
+            Shared::new(config, keys, addrs).map_err(|e| StartError::Client(e.to_string()))?;
         let app = crate::dispatch::app(state.clone());
 
         let http_handle: Handle<SocketAddr> = Handle::new();
@@ -225,7 +228,7 @@ impl RunningEmulator {
     }
 
     /// A reqwest client builder that reaches every emulated host by its real name: Google's
-    /// HTTPS hosts and the domain map to the HTTPS listener, `metadata.google.internal` to the
+    /// HTTPS hosts, the domain and every service's run.app hosts map to the HTTPS listener, `metadata.google.internal` to the
     /// HTTP one; only the local CA is trusted; no proxy; redirects are not followed (IAP's 302
     /// is an answer, not a detour).
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, reqwest::Error> {
@@ -242,12 +245,37 @@ impl RunningEmulator {
             };
             builder = builder.resolve(host, addr);
         }
+        for service in self.state.config.topology.services() {
+            let legacy = service.run_app_host().ok().map(|h| h.as_str());
+            for host in legacy
+                .into_iter()
+                .chain([service.deterministic_run_app_host().as_str()])
+            {
+                builder = builder.resolve(host, self.https_addr);
+            }
+        }
         Ok(builder.resolve(&self.domain, self.https_addr))
     }
 
     /// Emails of the service accounts the emulator plays.
     pub fn service_accounts(&self) -> Vec<String> {
         self.state.accounts.emails().map(str::to_owned).collect()
+    }
+
+    /// Changes `service`'s ingress at run time; `false` when there is no such service.
+    pub fn set_ingress(&self, service: &str, ingress: blueprint::Ingress) -> bool {
+        self.state.services.set_ingress(service, ingress)
+    }
+
+    /// Grants `roles/run.invoker` on `service` to `member`; `false` when there is no such service.
+    pub fn add_invoker(&self, service: &str, member: blueprint::Member) -> bool {
+        self.state.services.add_invoker(service, member)
+    }
+
+    /// Revokes `roles/run.invoker` on `service` from `member`; `false` when there is no such
+    /// service.
+    pub fn remove_invoker(&self, service: &str, member: &blueprint::Member) -> bool {
+        self.state.services.remove_invoker(service, member)
     }
 
     /// Stops accepting, lets in-flight requests finish for up to [`DRAIN_GRACE`], and waits

@@ -49,6 +49,23 @@ pub fn forbidden(path: &str, extra: &str) -> Response {
     page(StatusCode::FORBIDDEN, "Forbidden", "Forbidden", &h2)
 }
 
+/// 401 "Your client does not have permission to the requested URL" with
+/// `WWW-Authenticate: Bearer error="invalid_token"`: Cloud Run's answer to a token that is
+/// present but invalid (item 47).
+pub fn unauthorized() -> Response {
+    let mut resp = page(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "Unauthorized",
+        "Your client does not have permission to the requested URL",
+    );
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    resp
+}
+
 /// 404 "The requested URL was not found on this server." (item 43), for unknown paths on a
 /// Google host and for Cloud Run's ingress refusal.
 pub fn not_found() -> Response {

@@ -20,10 +20,11 @@
 //! | `www.gstatic.com` | IAP keys | [`hosts::gstatic`] |
 //! | `identitytoolkit.googleapis.com` | Firebase sign-up and sign-in | [`hosts::identitytoolkit`] |
 //! | `securetoken.googleapis.com` | Firebase token refresh | [`hosts::securetoken`] |
+//! | `*.run.app` (both host forms) | Cloud Run front end: ingress, invoker IAM, the service | [`hosts::run_app`] |
 //! | `localhost`, `127.0.0.1` | the emulator: `/_emulator/...` and `/<host>/<path>` prefixes | [`hosts::admin`], [`host`] |
 //!
-//! The Cloud Run front end (`*.run.app`) and the load balancer with IAP (the topology's domain)
-//! are parsed and routed but answer 501 until they are built.
+//! The load balancer with IAP (the topology's domain) is parsed and routed but answers 501 until
+//! it is built.
 //!
 //! # Layout
 //!
@@ -33,6 +34,8 @@
 //! - [`hosts`]: one module per box.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
+//! - [`services`]: each Cloud Run service's ingress and invokers, mutable at run time.
+//! - [`upstream`]: forwarding to the processes that play the services.
 //! - [`firebase`]: Firebase users, refresh tokens, ID tokens and Identity Toolkit's error body.
 //! - [`tls`]: the local CA and the leaf certificate.
 //! - [`google_html`]: Google Front End's HTML error pages.
@@ -55,11 +58,15 @@ pub mod host;
 pub mod hosts;
 pub mod keys;
 pub mod service_accounts;
+pub mod services;
 pub mod state;
 pub mod tls;
+pub mod upstream;
 
 pub use blueprint;
-pub use config::{ApiKeys, Config, ConfigError, EmailPrivacy, KeySource, ServiceAccount};
+pub use config::{
+    ApiKeys, Config, ConfigError, EmailPrivacy, IngressRefusal, KeySource, ServiceAccount,
+};
 pub use emulator::{Emulator, Listeners, RunningEmulator, StartError, install_crypto_providers};
 pub use host::{GoogleHost, UnknownHost};
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use iap_lb_emulator::blueprint::{Topology, UpstreamAddr};
 use iap_lb_emulator::{
-    ApiKeys, Config, EmailPrivacy, Emulator, KeySource, Listeners, ServiceAccount, StartError,
+    ApiKeys, Config, EmailPrivacy, Emulator, IngressRefusal, KeySource, Listeners, ServiceAccount,
+    StartError,
 };
 
 /// Plays every Google box between fortress's gateway and its services.
@@ -56,6 +57,15 @@ struct Cli {
     /// max-age of the key endpoints' Cache-Control, in seconds.
     #[arg(long, default_value_t = 3600)]
     key_cache_max_age: u64,
+    /// Status of Cloud Run's ingress refusal: 404 (Google's observed answer) or 403.
+    #[arg(long, default_value = "404", value_parser = ["404", "403"])]
+    ingress_refusal: String,
+    /// A peer address whose direct run.app requests count as internal traffic (repeatable).
+    #[arg(long = "internal-caller")]
+    internal_callers: Vec<std::net::IpAddr>,
+    /// Seconds a service may take before Cloud Run's 504.
+    #[arg(long, default_value_t = 300)]
+    request_timeout: u64,
 }
 
 fn parse_upstream(s: &str) -> Result<(String, UpstreamAddr), String> {
@@ -94,30 +104,14 @@ impl Cli {
         };
         config.state_dir = self.state_dir.clone();
         config.key_cache_max_age = Duration::from_secs(self.key_cache_max_age);
+        config.ingress_refusal = if self.ingress_refusal == "403" {
+            IngressRefusal::Forbidden
+        } else {
+            IngressRefusal::NotFound
+        };
+        config.internal_callers = self.internal_callers.clone();
+        config.request_timeout = Duration::from_secs(self.request_timeout);
         config
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
 
@@ -157,7 +151,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(70);
         }
     };
-    shutdown_signal().await;
+    cloud_run::shutdown_signal().await;
     match running.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -73,6 +73,11 @@ impl ServiceAccounts {
         self.by_email.get(&name.to_ascii_lowercase())
     }
 
+    /// The account whose numeric unique id is `id` (`sub` of its ID tokens).
+    pub fn by_unique_id(&self, id: &str) -> Option<&Account> {
+        self.by_email.values().find(|a| a.unique_id == id)
+    }
+
     pub fn default_account(&self) -> Option<&Account> {
         self.by_email.get(&self.default)
     }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::firebase::FirebaseUsers;
 use crate::keys::KeyStore;
 use crate::service_accounts::ServiceAccounts;
+use crate::services::Services;
 
 /// Which listener a request arrived on; inserted as a request extension by each listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,10 @@ pub struct Shared {
     pub accounts: ServiceAccounts,
     pub users: FirebaseUsers,
     pub addrs: Addrs,
+    /// Ingress and invokers of each Cloud Run service, mutable at run time.
+    pub services: Services,
+    /// The client that forwards to service upstreams.
+    pub upstream_client: reqwest::Client,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
     pub started_at: u64,
 }
@@ -52,15 +57,18 @@ pub type AppState = Arc<Shared>;
 
 impl Shared {
     /// The state for `config` with `keys`, as served on `addrs`. No users, no minted keys.
-    pub fn new(config: Config, keys: KeyStore, addrs: Addrs) -> AppState {
+    pub fn new(config: Config, keys: KeyStore, addrs: Addrs) -> Result<AppState, reqwest::Error> {
         let accounts = ServiceAccounts::new(&config.service_accounts());
-        Arc::new(Self {
+        let services = Services::from_topology(&config.topology);
+        Ok(Arc::new(Self {
             config,
             keys,
             accounts,
             users: FirebaseUsers::default(),
             addrs,
+            services,
+            upstream_client: crate::upstream::client()?,
             started_at: google_tokens::now_unix(),
-        })
+        }))
     }
 }

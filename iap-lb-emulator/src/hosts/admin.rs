@@ -14,13 +14,19 @@
 //!   for clients that map names. The private key exists only in that response: it is not
 //!   stored and never logged.
 //!
+//! - `PUT /_emulator/services/NAME/ingress` `{"ingress":"all|internal|internal-and-cloud-load-balancing"}`
+//!   and `POST /_emulator/services/NAME/invokers` `{"add":"MEMBER"}` or `{"remove":"MEMBER"}`:
+//!   the mutations scenarios need ("Given coffee-service has ingress all"). Each is logged, and
+//!   answers the service's new state.
+//!
 //! Everything else on this host is a plain 404 naming what exists.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
+use blueprint::{Ingress, Member};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -31,6 +37,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/_emulator/health", get(health))
         .route("/_emulator/topology", get(topology))
+        .route("/_emulator/services/{name}/ingress", put(set_ingress))
+        .route("/_emulator/services/{name}/invokers", post(change_invokers))
         .route(
             "/_emulator/service-accounts/{email}/key",
             get(mint_key).post(mint_key),
@@ -98,12 +106,99 @@ async fn topology(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
+fn service_state(state: &AppState, name: &str) -> Response {
+    match state.services.get(name) {
+        Some(s) => axum::Json(json!({
+            "name": name,
+            "ingress": s.ingress.as_gcloud(),
+            "invokers": s.invokers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        None => no_such_service(name),
+    }
+}
+
+fn no_such_service(name: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!("iap-lb-emulator: the topology has no service {name:?}\n"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct IngressBody {
+    ingress: String,
+}
+
+async fn set_ingress(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<IngressBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(body)) = body else {
+        return (StatusCode::BAD_REQUEST, "expected {\"ingress\": \"...\"}\n").into_response();
+    };
+    let ingress = match Ingress::parse(&body.ingress) {
+        Ok(i) => i,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("ingress: {e}\n")).into_response(),
+    };
+    if !state.services.set_ingress(&name, ingress) {
+        return no_such_service(&name);
+    }
+    service_state(&state, &name)
+}
+
+#[derive(Deserialize)]
+struct InvokersBody {
+    add: Option<String>,
+    remove: Option<String>,
+}
+
+async fn change_invokers(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<InvokersBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let (add, member) = match body {
+        Ok(axum::Json(InvokersBody {
+            add: Some(m),
+            remove: None,
+        })) => (true, m),
+        Ok(axum::Json(InvokersBody {
+            add: None,
+            remove: Some(m),
+        })) => (false, m),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "expected {\"add\": MEMBER} or {\"remove\": MEMBER}\n",
+            )
+                .into_response();
+        }
+    };
+    let member = match Member::parse(&member) {
+        Ok(m) => m,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("member: {e}\n")).into_response(),
+    };
+    let known = if add {
+        state.services.add_invoker(&name, member)
+    } else {
+        state.services.remove_invoker(&name, &member)
+    };
+    if !known {
+        return no_such_service(&name);
+    }
+    service_state(&state, &name)
+}
+
 async fn unknown() -> Response {
     (
         StatusCode::NOT_FOUND,
         format!(
             "iap-lb-emulator: no such route on the emulator's own host. It serves \
              /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
+             /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",
             GOOGLE_HOSTS.join(", ")

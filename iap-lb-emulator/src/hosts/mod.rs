@@ -21,6 +21,7 @@ pub mod gstatic;
 pub mod identitytoolkit;
 pub mod metadata;
 pub mod oauth2;
+pub mod run_app;
 pub mod securetoken;
 
 /// `Content-Type` of Google's JSON APIs and key endpoints.
@@ -37,6 +38,7 @@ pub struct HostRouters {
     identitytoolkit: Router,
     securetoken: Router,
     admin: Router,
+    run_app: Router,
     not_built: Router,
 }
 
@@ -50,6 +52,7 @@ impl HostRouters {
             gstatic: gstatic::router(state.clone()),
             identitytoolkit: identitytoolkit::router(state.clone()),
             securetoken: securetoken::router(state.clone()),
+            run_app: run_app::router(state.clone()),
             admin: admin::router(state),
             not_built: Router::new().fallback(not_built),
         }
@@ -65,21 +68,17 @@ impl HostRouters {
             GoogleHost::IdentityToolkit => self.identitytoolkit.clone(),
             GoogleHost::SecureToken => self.securetoken.clone(),
             GoogleHost::Emulator => self.admin.clone(),
-            GoogleHost::RunApp(_) | GoogleHost::LoadBalancer => self.not_built.clone(),
+            GoogleHost::RunApp(_) => self.run_app.clone(),
+            GoogleHost::LoadBalancer => self.not_built.clone(),
         }
     }
 }
 
-/// The Cloud Run front end and the load balancer are the next steps; until then they say so
-/// rather than pretend.
-async fn not_built(host: Option<axum::Extension<GoogleHost>>) -> Response {
-    let what = match host.map(|h| h.0) {
-        Some(GoogleHost::RunApp(_)) => "the Cloud Run front end (run.app hosts)",
-        _ => "the load balancer and IAP",
-    };
+/// The load balancer is the next step; until then it says so rather than pretend.
+async fn not_built() -> Response {
     (
         axum::http::StatusCode::NOT_IMPLEMENTED,
-        format!("iap-lb-emulator: {what} is not built yet\n"),
+        "iap-lb-emulator: the load balancer and IAP are not built yet\n",
     )
         .into_response()
 }

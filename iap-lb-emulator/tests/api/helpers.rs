@@ -63,7 +63,8 @@ impl TestApp {
                 http: fake,
                 https: fake,
             },
-        );
+        )
+        .expect("state");
         Self {
             app: iap_lb_emulator::router(state.clone()),
             state,

@@ -9,3 +9,4 @@ mod listeners;
 mod metadata;
 mod oauth2;
 mod python;
+mod run_app;

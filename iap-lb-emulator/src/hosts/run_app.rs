@@ -1,0 +1,429 @@
+//! The Cloud Run front end on `*.run.app` hosts: ingress, invoker IAM, then the service.
+//!
+//! Checks in this order, each with Google's answer (google-behaviour section 2):
+//!
+//! 1. **Unknown host**: a run.app host that names no service of the topology (either host form,
+//!    legacy `NAME-HASH-CODE.a.run.app` or deterministic `NAME-NUMBER.REGION.run.app`) gets GFE's
+//!    404 page.
+//! 2. **Reserved paths** (item 44): `/eventlog`, anything under `/_ah/`, and paths ending in `z`
+//!    (`/healthz`) are answered 404 by GFE before the container sees them. Google says "some"
+//!    paths ending in `z` and advises avoiding all of them; the emulator reserves all of them.
+//! 3. **Ingress** (items 41-43): `all` admits everyone; `internal` only internal sources;
+//!    `internal-and-cloud-load-balancing` also the external load balancer. A request is internal
+//!    or load-balancer traffic only when it really is: load-balancer traffic arrives through
+//!    [`serve`] called in-process by the emulated load balancer with
+//!    [`IngressSource::ExternalLoadBalancer`]; internal traffic comes from a peer address listed in
+//!    `Config::internal_callers`. No request header can claim either. The refusal is GFE's HTML
+//!    404 page (item 43, the best evidence), or 403 with `IngressRefusal::Forbidden`.
+//! 4. **Invoker IAM** (items 45-47): a service whose invokers include `allUsers` is public and
+//!    checks nothing. Otherwise the credential is `X-Serverless-Authorization: Bearer` if present,
+//!    else `Authorization: Bearer` (item 46): a Google-signed ID token (the accounts.google.com
+//!    keys) whose `aud` is one of the service's run.app URLs. No credential → 403 "Your client
+//!    does not have permission to get URL <code>PATH</code> from this server."; a credential that
+//!    does not verify → 401 "Your client does not have permission to the requested URL" with
+//!    `WWW-Authenticate: Bearer error="invalid_token"`; a valid token whose principal lacks
+//!    `roles/run.invoker` → 403 (item 47: a valid token for the wrong principal is 403, not 401).
+//! 5. **Toward the service**: the header that carried the credential is passed on with its
+//!    signature replaced (items 27 and 46 say "stripped"; `SIGNATURE_REMOVED_BY_GOOGLE` is the
+//!    placeholder Cloud Run writes, from memory, not in the reference), so the container cannot
+//!    replay it; `X-Forwarded-For` gets the peer address appended to whatever the client sent
+//!    (only the right-most entry is trustworthy, item 53); `X-Forwarded-Proto` is set; and
+//!    `X-Cloud-Trace-Context` carries the caller's trace with a new span, or a new trace
+//!    (item 53; `traceparent` is updated too when the caller sent one).
+//! 6. **The service**: its upstream (`local.upstreams` or `Config::upstreams`), request and
+//!    answer streamed, 504 after `Config::request_timeout` (item 50).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use blueprint::{IngressSource, Member, Service};
+use cloud_run::{TRACEPARENT, TraceContext, X_CLOUD_TRACE_CONTEXT};
+use google_tokens::{GoogleIdClaims, Policy};
+
+use crate::config::IngressRefusal;
+use crate::google_html;
+use crate::host::GoogleHost;
+use crate::services::ServiceState;
+use crate::state::{AppState, Scheme};
+use crate::upstream::{self, UpstreamError};
+
+/// The header IAP (and other callers that keep `Authorization` for the app) authenticate to
+/// Cloud Run with (items 27, 46).
+pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
+    HeaderName::from_static("x-serverless-authorization");
+/// What replaces the signature of the credential the container receives.
+pub const SIGNATURE_REMOVED: &str = "SIGNATURE_REMOVED_BY_GOOGLE";
+
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(front_door).with_state(state)
+}
+
+/// Who sent a request, as the front end sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// Which ingress class the request belongs to. Only the emulator decides this.
+    pub source: IngressSource,
+    /// The address appended to `X-Forwarded-For`.
+    pub peer: Option<IpAddr>,
+    /// The scheme the client used, for `X-Forwarded-Proto`.
+    pub scheme: Scheme,
+}
+
+async fn front_door(State(state): State<AppState>, req: Request) -> Response {
+    let host = match req.extensions().get::<GoogleHost>() {
+        Some(GoogleHost::RunApp(host)) => host.clone(),
+        _ => String::new(),
+    };
+    let Some(service) = state.config.topology.service_by_run_app_host(&host) else {
+        tracing::info!(host = %host, decision = "denied", reason = "no service has this run.app host", "cloud run");
+        return google_html::not_found();
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let source = match peer {
+        Some(ip) if state.config.internal_callers.contains(&ip) => IngressSource::Internal,
+        _ => IngressSource::Internet,
+    };
+    let scheme = req
+        .extensions()
+        .get::<Scheme>()
+        .copied()
+        .unwrap_or(Scheme::Https);
+    let name = service.name().as_str().to_string();
+    serve(
+        &state,
+        &name,
+        req,
+        Caller {
+            source,
+            peer,
+            scheme,
+        },
+    )
+    .await
+}
+
+/// Runs `req` through `service`'s front end as sent by `caller`. The emulated load balancer calls
+/// this in-process with [`IngressSource::ExternalLoadBalancer`] (its serverless NEG).
+pub async fn serve(
+    state: &AppState,
+    service_name: &str,
+    mut req: Request,
+    caller: Caller,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let (Some(service), Some(current)) = (
+        state.config.topology.service(service_name),
+        state.services.get(service_name),
+    ) else {
+        return google_html::not_found();
+    };
+    if is_reserved(&path) {
+        tracing::info!(service = service_name, path = %path, decision = "denied", reason = "reserved path", "cloud run");
+        return google_html::not_found();
+    }
+    if !current.ingress.admits(caller.source) {
+        tracing::info!(
+            service = service_name,
+            ingress = %current.ingress,
+            source = ?caller.source,
+            decision = "denied",
+            reason = "ingress",
+            "cloud run"
+        );
+        return match state.config.ingress_refusal {
+            IngressRefusal::NotFound => google_html::not_found(),
+            IngressRefusal::Forbidden => google_html::forbidden(&path, ""),
+        };
+    }
+    match check_invoker(state, service, &current, req.headers()) {
+        Ok(Invoker::Public) => {
+            tracing::info!(
+                service = service_name,
+                decision = "allowed",
+                reason = "allUsers is an invoker",
+                "cloud run"
+            );
+        }
+        Ok(Invoker::Member { principal, header }) => {
+            tracing::info!(service = service_name, principal = %principal, decision = "allowed", reason = "run.invoker", "cloud run");
+            strip_signature(req.headers_mut(), &header);
+        }
+        Err(denial) => {
+            tracing::info!(service = service_name, decision = "denied", reason = ?denial, "cloud run");
+            return denial.into_response_for(&path);
+        }
+    }
+    add_forwarding_headers(req.headers_mut(), caller);
+    let Some(addr) = state.config.upstream(service_name) else {
+        return UpstreamError::NotConfigured(service_name.to_string()).into_response();
+    };
+    match upstream::forward(
+        &state.upstream_client,
+        addr,
+        req,
+        state.config.request_timeout,
+    )
+    .await
+    {
+        Ok(resp) => resp,
+        Err(err) => {
+            tracing::warn!(service = service_name, error = %err, "cloud run upstream");
+            err.into_response()
+        }
+    }
+}
+
+/// Item 44: paths GFE keeps for itself on run.app.
+fn is_reserved(path: &str) -> bool {
+    path == "/eventlog" || path.starts_with("/_ah/") || path.ends_with('z')
+}
+
+/// Who may invoke, once IAM has looked.
+#[derive(Debug)]
+enum Invoker {
+    /// `allUsers` holds the role: nothing is checked.
+    Public,
+    /// A verified principal holding the role, and the header that carried its token.
+    Member {
+        principal: String,
+        header: HeaderName,
+    },
+}
+
+/// Why IAM refused, each with Cloud Run's answer (item 47).
+#[derive(Debug)]
+pub enum InvokerDenial {
+    /// No bearer credential: 403.
+    NoCredential,
+    /// A credential that is not a valid Google ID token for this service: 401.
+    InvalidToken(String),
+    /// A valid token whose principal lacks `roles/run.invoker`: 403.
+    NotInvoker(String),
+}
+
+impl InvokerDenial {
+    fn into_response_for(self, path: &str) -> Response {
+        match self {
+            InvokerDenial::InvalidToken(_) => google_html::unauthorized(),
+            InvokerDenial::NoCredential | InvokerDenial::NotInvoker(_) => {
+                google_html::forbidden(path, "")
+            }
+        }
+    }
+}
+
+/// The bearer token of `header`, when it carries one.
+fn bearer(headers: &HeaderMap, header: &HeaderName) -> Option<Result<String, ()>> {
+    let value = headers.get(header)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
+        .filter(|t| !t.is_empty());
+    Some(token.ok_or(()))
+}
+
+fn check_invoker(
+    state: &AppState,
+    service: &Service,
+    current: &ServiceState,
+    headers: &HeaderMap,
+) -> Result<Invoker, InvokerDenial> {
+    if current.invokers.contains(&Member::AllUsers) {
+        return Ok(Invoker::Public);
+    }
+    let (header, token) = match bearer(headers, &X_SERVERLESS_AUTHORIZATION) {
+        Some(token) => (X_SERVERLESS_AUTHORIZATION.clone(), token),
+        None => match bearer(headers, &axum::http::header::AUTHORIZATION) {
+            Some(token) => (axum::http::header::AUTHORIZATION, token),
+            None => return Err(InvokerDenial::NoCredential),
+        },
+    };
+    let token =
+        token.map_err(|()| InvokerDenial::InvalidToken("not a bearer token".to_string()))?;
+    let audiences: Vec<String> = service
+        .run_app_host()
+        .ok()
+        .into_iter()
+        .chain([service.deterministic_run_app_host()])
+        .map(|h| h.url())
+        .collect();
+    let keys = state
+        .keys
+        .google
+        .key_set()
+        .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
+    let claims: GoogleIdClaims = google_tokens::verify(
+        &token,
+        &keys,
+        &Policy::google_id_token(audiences),
+        google_tokens::now_unix(),
+    )
+    .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
+    // The principal is the token's email; a token without one names its account by unique id.
+    let principal = claims
+        .email
+        .clone()
+        .or_else(|| {
+            state
+                .accounts
+                .by_unique_id(&claims.sub)
+                .map(|a| a.email.clone())
+        })
+        .unwrap_or_else(|| claims.sub.clone());
+    if current.invokers.iter().any(|m| holds(m, &principal)) {
+        Ok(Invoker::Member { principal, header })
+    } else {
+        Err(InvokerDenial::NotInvoker(principal))
+    }
+}
+
+/// Whether `member` covers the authenticated `principal` (an email).
+fn holds(member: &Member, principal: &str) -> bool {
+    match member {
+        Member::AllUsers | Member::AllAuthenticatedUsers => true,
+        Member::ServiceAccount(email) => email.as_str().eq_ignore_ascii_case(principal),
+        Member::User(email) => email.eq_ignore_ascii_case(principal),
+        Member::Domain(domain) => principal
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain.as_str())),
+        // Group membership is not modelled: no group ever matches.
+        Member::Group(_) => false,
+    }
+}
+
+/// `Bearer h.p.s` → `Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE`.
+fn strip_signature(headers: &mut HeaderMap, header: &HeaderName) {
+    let Some(value) = headers.get(header).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return;
+    };
+    let unsigned = match token.trim().rsplit_once('.') {
+        Some((signed_part, _)) => format!("{scheme} {signed_part}.{SIGNATURE_REMOVED}"),
+        None => return,
+    };
+    if let Ok(v) = HeaderValue::from_str(&unsigned) {
+        headers.insert(header.clone(), v);
+    }
+}
+
+fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
+    let xff = HeaderName::from_static("x-forwarded-for");
+    if let Some(peer) = caller.peer {
+        let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+            Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer}"),
+            _ => peer.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(xff, v);
+        }
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(caller.scheme.as_str()),
+    );
+    let had_traceparent = headers.contains_key(&TRACEPARENT);
+    let trace = TraceContext::from_headers(headers)
+        .unwrap_or_else(TraceContext::new_root)
+        .child();
+    if let Ok(v) = HeaderValue::from_str(&trace.x_cloud_trace_context()) {
+        headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
+    }
+    if had_traceparent
+        && let Some(v) = trace
+            .traceparent()
+            .and_then(|t| HeaderValue::from_str(&t).ok())
+    {
+        headers.insert(TRACEPARENT.clone(), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_paths_follow_item_44() {
+        for p in ["/healthz", "/readyz", "/eventlog", "/_ah/start", "/quiz"] {
+            assert!(is_reserved(p), "{p}");
+        }
+        for p in ["/", "/smoothie", "/eventlogs", "/_ah", "/healthz/x"] {
+            assert!(!is_reserved(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_signature_is_replaced_and_the_rest_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            X_SERVERLESS_AUTHORIZATION.clone(),
+            HeaderValue::from_static("Bearer aaa.bbb.ccc"),
+        );
+        strip_signature(&mut headers, &X_SERVERLESS_AUTHORIZATION);
+        assert_eq!(
+            headers[&X_SERVERLESS_AUTHORIZATION],
+            "Bearer aaa.bbb.SIGNATURE_REMOVED_BY_GOOGLE"
+        );
+    }
+
+    #[test]
+    fn x_forwarded_for_is_appended_to_not_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        add_forwarding_headers(
+            &mut headers,
+            Caller {
+                source: IngressSource::Internet,
+                peer: Some(IpAddr::from([10, 0, 0, 7])),
+                scheme: Scheme::Https,
+            },
+        );
+        assert_eq!(headers["x-forwarded-for"], "6.6.6.6, 10.0.0.7");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        let trace = headers["x-cloud-trace-context"].to_str().expect("ascii");
+        assert!(
+            TraceContext::parse_x_cloud_trace_context(trace).is_some(),
+            "{trace}"
+        );
+    }
+
+    #[test]
+    fn a_callers_trace_is_continued_with_a_new_span() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-cloud-trace-context",
+            HeaderValue::from_static("105445aa7843bc8bf206b12000100000/1;o=1"),
+        );
+        add_forwarding_headers(
+            &mut headers,
+            Caller {
+                source: IngressSource::Internet,
+                peer: None,
+                scheme: Scheme::Https,
+            },
+        );
+        let trace = headers["x-cloud-trace-context"].to_str().expect("ascii");
+        assert!(
+            trace.starts_with("105445aa7843bc8bf206b12000100000/"),
+            "{trace}"
+        );
+        assert!(
+            !trace.starts_with("105445aa7843bc8bf206b12000100000/1;"),
+            "{trace}"
+        );
+        assert!(trace.ends_with(";o=1"), "{trace}");
+    }
+}

@@ -1,0 +1,99 @@
+//! The mutable state of the project's Cloud Run services: ingress and invoker IAM.
+//!
+//! Initialised from the topology; scenarios change it at run time through the admin routes
+//! (`/_emulator/services/NAME/...`) or [`crate::RunningEmulator`] ("Given coffee-service has
+//! ingress all"), and every change is logged. The lock is a `std::sync::RwLock` never held
+//! across an `.await`; readers take a copy.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use blueprint::{Ingress, Member, Topology};
+
+/// What the front end checks for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceState {
+    pub ingress: Ingress,
+    /// Members holding `roles/run.invoker` on the service (item 45).
+    pub invokers: Vec<Member>,
+}
+
+/// Every service's current state, by name.
+#[derive(Debug)]
+pub struct Services {
+    by_name: RwLock<BTreeMap<String, ServiceState>>,
+}
+
+impl Services {
+    pub fn from_topology(topology: &Topology) -> Self {
+        let by_name = topology
+            .services()
+            .iter()
+            .map(|s| {
+                (
+                    s.name().as_str().to_string(),
+                    ServiceState {
+                        ingress: s.ingress(),
+                        invokers: s.invokers().to_vec(),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            by_name: RwLock::new(by_name),
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ServiceState>> {
+        match self.by_name.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A copy of `name`'s state.
+    pub fn get(&self, name: &str) -> Option<ServiceState> {
+        let map = match self.by_name.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.get(name).cloned()
+    }
+
+    /// Sets `name`'s ingress; `false` when there is no such service.
+    pub fn set_ingress(&self, name: &str, ingress: Ingress) -> bool {
+        let changed = self
+            .write()
+            .get_mut(name)
+            .map(|s| s.ingress = ingress)
+            .is_some();
+        if changed {
+            tracing::info!(service = name, ingress = %ingress, "mutation: ingress changed");
+        }
+        changed
+    }
+
+    /// Grants `roles/run.invoker` to `member`; `false` when there is no such service.
+    pub fn add_invoker(&self, name: &str, member: Member) -> bool {
+        let mut map = self.write();
+        let Some(state) = map.get_mut(name) else {
+            return false;
+        };
+        if !state.invokers.contains(&member) {
+            tracing::info!(service = name, member = %member, "mutation: invoker added");
+            state.invokers.push(member);
+        }
+        true
+    }
+
+    /// Revokes `roles/run.invoker` from `member`; `false` when there is no such service.
+    pub fn remove_invoker(&self, name: &str, member: &Member) -> bool {
+        let mut map = self.write();
+        let Some(state) = map.get_mut(name) else {
+            return false;
+        };
+        state.invokers.retain(|m| m != member);
+        tracing::info!(service = name, member = %member, "mutation: invoker removed");
+        true
+    }
+}

@@ -1,0 +1,459 @@
+//! The Cloud Run front end on run.app hosts (items 41-47, 53): ingress, invoker IAM, the
+//! headers the service sees, and that a refused request never reaches the service.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::HeaderMap;
+use iap_lb_emulator::blueprint::{Ingress, Member, UpstreamAddr};
+use iap_lb_emulator::{Config, IngressRefusal, RunningEmulator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{self, GATEWAY_SA, plain_client};
+
+const IAP_AGENT: &str = "service-123456789012@gcp-sa-iap.iam.gserviceaccount.com";
+
+/// A stand-in service that records what it saw and answers with it.
+#[derive(Clone, Default)]
+struct Echo {
+    seen: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Echo {
+    async fn start() -> (Self, SocketAddr) {
+        let echo = Self::default();
+        let seen = echo.seen.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let headers: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
+                    .collect();
+                let record = json!({"uri": uri.to_string(), "headers": headers});
+                seen.lock().expect("lock").push(record.clone());
+                axum::Json(record)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (echo, addr)
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
+}
+
+struct Stack {
+    emulator: RunningEmulator,
+    echo: Echo,
+    client: reqwest::Client,
+    host: String,
+}
+
+async fn stack_with(edit: impl FnOnce(&mut Config)) -> Stack {
+    let (echo, addr) = Echo::start().await;
+    let mut config = helpers::config();
+    for service in ["smoothie-service", "coffee-service"] {
+        config.upstreams.push((
+            service.into(),
+            UpstreamAddr::parse(&addr.to_string()).expect("addr"),
+        ));
+    }
+    edit(&mut config);
+    let host = config
+        .topology
+        .service("smoothie-service")
+        .expect("smoothie")
+        .run_app_host()
+        .expect("legacy host")
+        .as_str()
+        .to_string();
+    let emulator = helpers::spawn_with(config).await;
+    let client = emulator
+        .client_builder()
+        .expect("ca")
+        .build()
+        .expect("client");
+    Stack {
+        emulator,
+        echo,
+        client,
+        host,
+    }
+}
+
+async fn stack() -> Stack {
+    stack_with(|_| {}).await
+}
+
+impl Stack {
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.host)
+    }
+
+    /// An ID token for `account` from the metadata server, for `audience`.
+    async fn token(&self, account: &str, audience: &str) -> String {
+        plain_client()
+            .get(self.emulator.http_url(&format!(
+                "/computeMetadata/v1/instance/service-accounts/{account}/identity?audience={audience}"
+            )))
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .expect("metadata")
+            .text()
+            .await
+            .expect("token")
+    }
+
+    async fn invoker_token(&self) -> String {
+        self.token(IAP_AGENT, &format!("https://{}", self.host))
+            .await
+    }
+
+    fn open_ingress(&self) {
+        assert!(self.emulator.set_ingress("smoothie-service", Ingress::All));
+    }
+}
+
+#[tokio::test]
+async fn the_back_door_is_closed_by_ingress_even_for_a_valid_invoker() {
+    let s = stack().await;
+    let token = s.invoker_token().await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("<title>404 Page not found</title>"), "{body}");
+    assert!(body.contains("The requested URL was not found on this server."));
+    assert_eq!(s.echo.count(), 0, "the service saw nothing");
+}
+
+#[tokio::test]
+async fn the_ingress_refusal_status_is_configurable() {
+    let s = stack_with(|c| c.ingress_refusal = IngressRefusal::Forbidden).await;
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn with_ingress_all_no_credential_is_403_naming_the_path() {
+    let s = stack().await;
+    s.open_ingress();
+    let resp = s
+        .client
+        .get(s.url("/smoothie?x=1"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body = resp.text().await.expect("body");
+    assert!(
+        body.contains(
+            "<h1>Error: Forbidden</h1>\n<h2>Your client does not have permission to get URL <code>/smoothie</code> from this server.</h2>"
+        ),
+        "{body}"
+    );
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_401_with_www_authenticate() {
+    let s = stack().await;
+    s.open_ingress();
+    let wrong_audience = s.token(IAP_AGENT, "https://elsewhere.example").await;
+    for token in ["garbage".to_string(), wrong_audience] {
+        let resp = s
+            .client
+            .get(s.url("/smoothie"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\""
+        );
+        let body = resp.text().await.expect("body");
+        assert!(
+            body.contains(
+                "<h1>Error: Unauthorized</h1>\n<h2>Your client does not have permission to the requested URL</h2>"
+            ),
+            "{body}"
+        );
+    }
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn a_valid_token_without_run_invoker_is_403_not_401() {
+    let s = stack().await;
+    s.open_ingress();
+    // The gateway's account is deliberately not an invoker (fortress.yaml).
+    let token = s.token(GATEWAY_SA, &format!("https://{}", s.host)).await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn an_invoker_reaches_the_service_which_sees_forwarding_headers_and_no_signature() {
+    let s = stack().await;
+    s.open_ingress();
+    let token = s.invoker_token().await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie/recipes?page=2"))
+        .bearer_auth(&token)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .header(
+            "X-Cloud-Trace-Context",
+            "105445aa7843bc8bf206b12000100000/1;o=1",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(seen["uri"], "/smoothie/recipes?page=2");
+    let headers = &seen["headers"];
+    assert_eq!(headers["host"], s.host);
+    // Appended, never replaced: only the right-most entry is trustworthy (item 53).
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "https");
+    let trace = headers["x-cloud-trace-context"].as_str().expect("trace");
+    assert!(
+        trace.starts_with("105445aa7843bc8bf206b12000100000/"),
+        "{trace}"
+    );
+    // The credential arrives without its signature: the service cannot replay it.
+    let forwarded = headers["authorization"].as_str().expect("authorization");
+    let (signed_part, _) = token.rsplit_once('.').expect("jwt");
+    assert_eq!(
+        forwarded,
+        format!("Bearer {signed_part}.SIGNATURE_REMOVED_BY_GOOGLE")
+    );
+}
+
+#[tokio::test]
+async fn x_serverless_authorization_wins_and_authorization_passes_untouched() {
+    let s = stack().await;
+    s.open_ingress();
+    let token = s.invoker_token().await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .header("Authorization", "Bearer the-apps-own-token")
+        .header("X-Serverless-Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(
+        seen["headers"]["authorization"],
+        "Bearer the-apps-own-token"
+    );
+    assert!(
+        seen["headers"]["x-serverless-authorization"]
+            .as_str()
+            .expect("forwarded")
+            .ends_with(".SIGNATURE_REMOVED_BY_GOOGLE")
+    );
+}
+
+#[tokio::test]
+async fn all_users_as_invoker_makes_the_service_public() {
+    let s = stack().await;
+    s.open_ingress();
+    assert!(s.emulator.add_invoker("smoothie-service", Member::AllUsers));
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        s.emulator
+            .remove_invoker("smoothie-service", &Member::AllUsers)
+    );
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_declared_internal_caller_passes_internal_ingress_and_others_do_not() {
+    let internal =
+        stack_with(|c| c.internal_callers = vec!["127.0.0.1".parse().expect("ip")]).await;
+    assert!(
+        internal
+            .emulator
+            .set_ingress("smoothie-service", Ingress::Internal)
+    );
+    let token = internal.invoker_token().await;
+    let resp = internal
+        .client
+        .get(internal.url("/smoothie"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let outsider = stack().await;
+    assert!(
+        outsider
+            .emulator
+            .set_ingress("smoothie-service", Ingress::Internal)
+    );
+    let token = outsider.invoker_token().await;
+    let resp = outsider
+        .client
+        .get(outsider.url("/smoothie"))
+        .bearer_auth(&token)
+        // No header makes a request internal.
+        .header("X-Forwarded-For", "10.0.0.1")
+        .header("Via", "1.1 google")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn reserved_paths_never_reach_the_service() {
+    let s = stack().await;
+    s.open_ingress();
+    let token = s.invoker_token().await;
+    for path in ["/healthz", "/_ah/warmup", "/eventlog"] {
+        let resp = s
+            .client
+            .get(s.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn the_deterministic_host_is_the_same_service_and_an_unknown_host_is_404() {
+    let s = stack().await;
+    s.open_ingress();
+    let deterministic = "smoothie-service-123456789012.us-central1.run.app";
+    let token = s
+        .token(IAP_AGENT, &format!("https://{deterministic}"))
+        .await;
+    let resp = s
+        .client
+        .get(format!("https://{deterministic}/smoothie"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let stranger = "tea-service-abcdefghij-uc.a.run.app";
+    let client = s
+        .emulator
+        .client_builder()
+        .expect("ca")
+        .resolve(stranger, s.emulator.https_addr)
+        .build()
+        .expect("client");
+    let resp = client
+        .get(format!("https://{stranger}/"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_service_without_an_upstream_is_a_clear_503() {
+    let s = stack_with(|c| c.upstreams.retain(|(name, _)| name != "coffee-service")).await;
+    assert!(s.emulator.set_ingress("coffee-service", Ingress::All));
+    assert!(s.emulator.add_invoker("coffee-service", Member::AllUsers));
+    let host = helpers::topology()
+        .service("coffee-service")
+        .expect("coffee")
+        .run_app_host()
+        .expect("host")
+        .as_str()
+        .to_string();
+    let resp = s
+        .client
+        .get(format!("https://{host}/coffee"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.text().await.expect("body").contains("coffee-service"));
+}
+
+#[tokio::test]
+async fn the_admin_routes_mutate_ingress_and_invokers() {
+    let s = stack().await;
+    let admin = plain_client();
+    let resp = admin
+        .put(
+            s.emulator
+                .http_url("/_emulator/services/smoothie-service/ingress"),
+        )
+        .json(&json!({"ingress": "all"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.expect("json")["ingress"], "all");
+    let resp = admin
+        .post(
+            s.emulator
+                .http_url("/_emulator/services/smoothie-service/invokers"),
+        )
+        .json(&json!({"add": "allUsers"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let resp = admin
+        .put(
+            s.emulator
+                .http_url("/_emulator/services/smoothie-service/ingress"),
+        )
+        .json(&json!({"ingress": "public"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = admin
+        .put(
+            s.emulator
+                .http_url("/_emulator/services/tea-service/ingress"),
+        )
+        .json(&json!({"ingress": "all"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
