@@ -3,6 +3,7 @@
 
 mod authn;
 mod backend;
+mod emulator;
 mod helpers;
 mod local_mode;
 mod specs;
