@@ -278,6 +278,18 @@ impl RunningEmulator {
         self.state.services.remove_invoker(service, member)
     }
 
+    /// Grants `roles/iap.httpsResourceAccessor` on `service`'s backend service to `member`;
+    /// `false` when there is no such service.
+    pub fn add_iap_accessor(&self, service: &str, member: blueprint::Member) -> bool {
+        self.state.services.add_iap_accessor(service, member)
+    }
+
+    /// Revokes `roles/iap.httpsResourceAccessor` on `service`'s backend service from `member`;
+    /// `false` when there is no such service.
+    pub fn remove_iap_accessor(&self, service: &str, member: &blueprint::Member) -> bool {
+        self.state.services.remove_iap_accessor(service, member)
+    }
+
     /// Stops accepting, lets in-flight requests finish for up to [`DRAIN_GRACE`], and waits
     /// for both listeners.
     pub async fn shutdown(self) -> io::Result<()> {

@@ -20,11 +20,11 @@
 //! | `www.gstatic.com` | IAP keys | [`hosts::gstatic`] |
 //! | `identitytoolkit.googleapis.com` | Firebase sign-up and sign-in | [`hosts::identitytoolkit`] |
 //! | `securetoken.googleapis.com` | Firebase token refresh | [`hosts::securetoken`] |
+//! | the topology's domain | external Application Load Balancer + IAP | [`hosts::lb`], [`iap`] |
 //! | `*.run.app` (both host forms) | Cloud Run front end: ingress, invoker IAM, the service | [`hosts::run_app`] |
 //! | `localhost`, `127.0.0.1` | the emulator: `/_emulator/...` and `/<host>/<path>` prefixes | [`hosts::admin`], [`host`] |
 //!
-//! The load balancer with IAP (the topology's domain) is parsed and routed but answers 501 until
-//! it is built.
+//! IAP's browser sign-in flow (sign-in page, cookies) is not built yet; its redirect is.
 //!
 //! # Layout
 //!
@@ -32,6 +32,7 @@
 //! - [`host`]: [`GoogleHost`], the Host header parsed once; the localhost prefix convention.
 //! - `dispatch`: the front door that picks a box per request and logs it.
 //! - [`hosts`]: one module per box.
+//! - [`iap`]: IAP's checks, [`iap::Denial`] with Google's answers, the signed header.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
 //! - [`services`]: each Cloud Run service's ingress and invokers, mutable at run time.
@@ -56,6 +57,7 @@ pub mod firebase;
 pub mod google_html;
 pub mod host;
 pub mod hosts;
+pub mod iap;
 pub mod keys;
 pub mod service_accounts;
 pub mod services;

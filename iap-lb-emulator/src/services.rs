@@ -1,4 +1,5 @@
-//! The mutable state of the project's Cloud Run services: ingress and invoker IAM.
+//! The mutable state of the project's services: Cloud Run ingress and invoker IAM, and who holds
+//! `roles/iap.httpsResourceAccessor` on each backend service.
 //!
 //! Initialised from the topology; scenarios change it at run time through the admin routes
 //! (`/_emulator/services/NAME/...`) or [`crate::RunningEmulator`] ("Given coffee-service has
@@ -16,6 +17,9 @@ pub struct ServiceState {
     pub ingress: Ingress,
     /// Members holding `roles/run.invoker` on the service (item 45).
     pub invokers: Vec<Member>,
+    /// Members holding `roles/iap.httpsResourceAccessor` on its backend service, project-level
+    /// bindings included (items 17, 28).
+    pub iap_accessors: Vec<Member>,
 }
 
 /// Every service's current state, by name.
@@ -35,6 +39,7 @@ impl Services {
                     ServiceState {
                         ingress: s.ingress(),
                         invokers: s.invokers().to_vec(),
+                        iap_accessors: topology.iap_accessors(s).into_iter().cloned().collect(),
                     },
                 )
             })
@@ -86,6 +91,32 @@ impl Services {
         true
     }
 
+    /// Grants `roles/iap.httpsResourceAccessor` on `name`'s backend service to `member`; `false`
+    /// when there is no such service.
+    pub fn add_iap_accessor(&self, name: &str, member: Member) -> bool {
+        let mut map = self.write();
+        let Some(state) = map.get_mut(name) else {
+            return false;
+        };
+        if !state.iap_accessors.contains(&member) {
+            tracing::info!(service = name, member = %member, "mutation: IAP accessor added");
+            state.iap_accessors.push(member);
+        }
+        true
+    }
+
+    /// Revokes `roles/iap.httpsResourceAccessor` on `name`'s backend service from `member`
+    /// (wherever the topology granted it); `false` when there is no such service.
+    pub fn remove_iap_accessor(&self, name: &str, member: &Member) -> bool {
+        let mut map = self.write();
+        let Some(state) = map.get_mut(name) else {
+            return false;
+        };
+        state.iap_accessors.retain(|m| m != member);
+        tracing::info!(service = name, member = %member, "mutation: IAP accessor removed");
+        true
+    }
+
     /// Revokes `roles/run.invoker` from `member`; `false` when there is no such service.
     pub fn remove_invoker(&self, name: &str, member: &Member) -> bool {
         let mut map = self.write();
@@ -95,5 +126,20 @@ impl Services {
         state.invokers.retain(|m| m != member);
         tracing::info!(service = name, member = %member, "mutation: invoker removed");
         true
+    }
+}
+
+/// Whether IAM `member` covers an authenticated principal, given by email. `allUsers` and
+/// `allAuthenticatedUsers` cover everyone who got this far; `domain:` covers the domain's
+/// emails; group membership is not modelled, so no `group:` ever matches.
+pub fn covers(member: &Member, principal: &str) -> bool {
+    match member {
+        Member::AllUsers | Member::AllAuthenticatedUsers => true,
+        Member::ServiceAccount(email) => email.as_str().eq_ignore_ascii_case(principal),
+        Member::User(email) => email.eq_ignore_ascii_case(principal),
+        Member::Domain(domain) => principal
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain.as_str())),
+        Member::Group(_) => false,
     }
 }

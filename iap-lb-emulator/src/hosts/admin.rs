@@ -15,7 +15,9 @@
 //!   stored and never logged.
 //!
 //! - `PUT /_emulator/services/NAME/ingress` `{"ingress":"all|internal|internal-and-cloud-load-balancing"}`
-//!   and `POST /_emulator/services/NAME/invokers` `{"add":"MEMBER"}` or `{"remove":"MEMBER"}`:
+//!   and `POST /_emulator/services/NAME/invokers` (`roles/run.invoker`) or
+//!   `POST /_emulator/services/NAME/iap-accessors` (`roles/iap.httpsResourceAccessor`) with
+//!   `{"add":"MEMBER"}` or `{"remove":"MEMBER"}`:
 //!   the mutations scenarios need ("Given coffee-service has ingress all"). Each is logged, and
 //!   answers the service's new state.
 //!
@@ -39,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/_emulator/topology", get(topology))
         .route("/_emulator/services/{name}/ingress", put(set_ingress))
         .route("/_emulator/services/{name}/invokers", post(change_invokers))
+        .route(
+            "/_emulator/services/{name}/iap-accessors",
+            post(change_iap_accessors),
+        )
         .route(
             "/_emulator/service-accounts/{email}/key",
             get(mint_key).post(mint_key),
@@ -112,6 +118,7 @@ fn service_state(state: &AppState, name: &str) -> Response {
             "name": name,
             "ingress": s.ingress.as_gcloud(),
             "invokers": s.invokers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "iapAccessors": s.iap_accessors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }))
         .into_response(),
         None => no_such_service(name),
@@ -155,10 +162,34 @@ struct InvokersBody {
     remove: Option<String>,
 }
 
+/// Which role a membership change is about.
+#[derive(Clone, Copy)]
+enum Role {
+    RunInvoker,
+    IapAccessor,
+}
+
 async fn change_invokers(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<axum::Json<InvokersBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    change_members(&state, &name, body, Role::RunInvoker)
+}
+
+async fn change_iap_accessors(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<InvokersBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    change_members(&state, &name, body, Role::IapAccessor)
+}
+
+fn change_members(
+    state: &AppState,
+    name: &str,
+    body: Result<axum::Json<InvokersBody>, axum::extract::rejection::JsonRejection>,
+    role: Role,
 ) -> Response {
     let (add, member) = match body {
         Ok(axum::Json(InvokersBody {
@@ -181,15 +212,16 @@ async fn change_invokers(
         Ok(m) => m,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("member: {e}\n")).into_response(),
     };
-    let known = if add {
-        state.services.add_invoker(&name, member)
-    } else {
-        state.services.remove_invoker(&name, &member)
+    let known = match (role, add) {
+        (Role::RunInvoker, true) => state.services.add_invoker(name, member),
+        (Role::RunInvoker, false) => state.services.remove_invoker(name, &member),
+        (Role::IapAccessor, true) => state.services.add_iap_accessor(name, member),
+        (Role::IapAccessor, false) => state.services.remove_iap_accessor(name, &member),
     };
     if !known {
-        return no_such_service(&name);
+        return no_such_service(name);
     }
-    service_state(&state, &name)
+    service_state(state, name)
 }
 
 async fn unknown() -> Response {
@@ -199,6 +231,7 @@ async fn unknown() -> Response {
             "iap-lb-emulator: no such route on the emulator's own host. It serves \
              /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
              /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
+             /_emulator/services/NAME/iap-accessors, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",
             GOOGLE_HOSTS.join(", ")

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod googleapis;
 pub mod gstatic;
 pub mod identitytoolkit;
+pub mod lb;
 pub mod metadata;
 pub mod oauth2;
 pub mod run_app;
@@ -39,7 +40,7 @@ pub struct HostRouters {
     securetoken: Router,
     admin: Router,
     run_app: Router,
-    not_built: Router,
+    lb: Router,
 }
 
 impl HostRouters {
@@ -53,8 +54,8 @@ impl HostRouters {
             identitytoolkit: identitytoolkit::router(state.clone()),
             securetoken: securetoken::router(state.clone()),
             run_app: run_app::router(state.clone()),
+            lb: lb::router(state.clone()),
             admin: admin::router(state),
-            not_built: Router::new().fallback(not_built),
         }
     }
 
@@ -69,18 +70,9 @@ impl HostRouters {
             GoogleHost::SecureToken => self.securetoken.clone(),
             GoogleHost::Emulator => self.admin.clone(),
             GoogleHost::RunApp(_) => self.run_app.clone(),
-            GoogleHost::LoadBalancer => self.not_built.clone(),
+            GoogleHost::LoadBalancer => self.lb.clone(),
         }
     }
-}
-
-/// The load balancer is the next step; until then it says so rather than pretend.
-async fn not_built() -> Response {
-    (
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        "iap-lb-emulator: the load balancer and IAP are not built yet\n",
-    )
-        .into_response()
 }
 
 /// A key endpoint's answer: the JSON with `Cache-Control: public, max-age=N, must-revalidate,

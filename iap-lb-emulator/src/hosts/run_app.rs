@@ -46,7 +46,7 @@ use google_tokens::{GoogleIdClaims, Policy};
 use crate::config::IngressRefusal;
 use crate::google_html;
 use crate::host::GoogleHost;
-use crate::services::ServiceState;
+use crate::services::{ServiceState, covers};
 use crate::state::{AppState, Scheme};
 use crate::upstream::{self, UpstreamError};
 
@@ -282,24 +282,10 @@ fn check_invoker(
                 .map(|a| a.email.clone())
         })
         .unwrap_or_else(|| claims.sub.clone());
-    if current.invokers.iter().any(|m| holds(m, &principal)) {
+    if current.invokers.iter().any(|m| covers(m, &principal)) {
         Ok(Invoker::Member { principal, header })
     } else {
         Err(InvokerDenial::NotInvoker(principal))
-    }
-}
-
-/// Whether `member` covers the authenticated `principal` (an email).
-fn holds(member: &Member, principal: &str) -> bool {
-    match member {
-        Member::AllUsers | Member::AllAuthenticatedUsers => true,
-        Member::ServiceAccount(email) => email.as_str().eq_ignore_ascii_case(principal),
-        Member::User(email) => email.eq_ignore_ascii_case(principal),
-        Member::Domain(domain) => principal
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain.as_str())),
-        // Group membership is not modelled: no group ever matches.
-        Member::Group(_) => false,
     }
 }
 

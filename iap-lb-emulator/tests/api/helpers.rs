@@ -2,6 +2,7 @@
 //! emulator, and response helpers.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -173,4 +174,44 @@ pub fn plain_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// A stand-in service that records what it saw and answers with it.
+#[derive(Clone, Default)]
+pub struct Echo {
+    pub seen: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Echo {
+    pub async fn start() -> (Self, SocketAddr) {
+        let echo = Self::default();
+        let seen = echo.seen.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let headers: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            serde_json::json!(v.to_str().unwrap_or_default()),
+                        )
+                    })
+                    .collect();
+                let record = serde_json::json!({"uri": uri.to_string(), "headers": headers});
+                seen.lock().expect("lock").push(record.clone());
+                axum::Json(record)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (echo, addr)
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
 }

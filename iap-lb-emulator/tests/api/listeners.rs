@@ -61,8 +61,8 @@ async fn every_emulated_host_is_reached_by_name_over_https_with_the_local_ca() {
         // The back door: Cloud Run's ingress refusal.
         (&get, run_app, "/smoothie", StatusCode::NOT_FOUND),
         (&get, deterministic, "/smoothie", StatusCode::NOT_FOUND),
-        // Routed, not built yet.
-        (&get, DOMAIN, "/smoothie", StatusCode::NOT_IMPLEMENTED),
+        // The front door without a pass: IAP's redirect to sign-in.
+        (&get, DOMAIN, "/smoothie", StatusCode::FOUND),
     ];
     for (method, host, path, want) in cases {
         let url = format!("https://{host}{path}");

@@ -5,6 +5,7 @@
 mod firebase;
 mod helpers;
 mod keys;
+mod lb;
 mod listeners;
 mod metadata;
 mod oauth2;

@@ -1,53 +1,14 @@
 //! The Cloud Run front end on run.app hosts (items 41-47, 53): ingress, invoker IAM, the
 //! headers the service sees, and that a refused request never reaches the service.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-use axum::http::HeaderMap;
 use iap_lb_emulator::blueprint::{Ingress, Member, UpstreamAddr};
 use iap_lb_emulator::{Config, IngressRefusal, RunningEmulator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{self, GATEWAY_SA, plain_client};
+use crate::helpers::{self, Echo, GATEWAY_SA, plain_client};
 
 const IAP_AGENT: &str = "service-123456789012@gcp-sa-iap.iam.gserviceaccount.com";
-
-/// A stand-in service that records what it saw and answers with it.
-#[derive(Clone, Default)]
-struct Echo {
-    seen: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Echo {
-    async fn start() -> (Self, SocketAddr) {
-        let echo = Self::default();
-        let seen = echo.seen.clone();
-        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                let headers: serde_json::Map<String, Value> = headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
-                    .collect();
-                let record = json!({"uri": uri.to_string(), "headers": headers});
-                seen.lock().expect("lock").push(record.clone());
-                axum::Json(record)
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (echo, addr)
-    }
-
-    fn count(&self) -> usize {
-        self.seen.lock().expect("lock").len()
-    }
-}
 
 struct Stack {
     emulator: RunningEmulator,

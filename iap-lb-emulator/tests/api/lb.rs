@@ -1,0 +1,606 @@
+//! The load balancer and IAP on the topology's domain (items 1-33, 55): URL map, every IAP
+//! refusal with Google's text, the headers the backend gets, the hooks, and the hand-over to
+//! Cloud Run as load-balancer traffic.
+
+use std::path::PathBuf;
+
+use google_tokens::{
+    Alg, GoogleIdClaims, IapClaims, Jwks, KeySet, Policy, ServiceAccountJwtClaims, SigningKey,
+    forge, verify,
+};
+use iap_lb_emulator::blueprint::{Member, Topology, UpstreamAddr};
+use iap_lb_emulator::{Config, KeySource, RunningEmulator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{self, DOMAIN, Echo, GATEWAY_SA, ROGUE_SA, plain_client};
+
+const CLIENT_ID: &str = "987654321-abcdefghijklmnop.apps.googleusercontent.com";
+const IAP_AGENT: &str = "service-123456789012@gcp-sa-iap.iam.gserviceaccount.com";
+
+struct Fortress {
+    emulator: RunningEmulator,
+    echo: Echo,
+    client: reqwest::Client,
+    /// The accounts.google.com key, read from the key directory: lets tests sign what Google
+    /// never would (expired, no email).
+    google_key: SigningKey,
+    _keys: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn fortress_with(topology: Topology, edit: impl FnOnce(&mut Config)) -> Fortress {
+    let (echo, addr) = Echo::start().await;
+    let dir = std::env::temp_dir().join(format!("iap-lb-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("google")).expect("mkdir");
+    let google_key = SigningKey::generate_rsa(Some("google-test-key".into())).expect("key");
+    std::fs::write(
+        dir.join("google/google-test-key.pem"),
+        google_key.to_pkcs8_pem(),
+    )
+    .expect("write key");
+    let mut config = Config::new(topology);
+    config
+        .extra_service_accounts
+        .push(iap_lb_emulator::ServiceAccount::new(ROGUE_SA));
+    config.keys = KeySource::Directory(dir.clone());
+    for service in ["smoothie-service", "coffee-service"] {
+        config.upstreams.push((
+            service.into(),
+            UpstreamAddr::parse(&addr.to_string()).expect("addr"),
+        ));
+    }
+    edit(&mut config);
+    let emulator = helpers::spawn_with(config).await;
+    let client = emulator
+        .client_builder()
+        .expect("ca")
+        .build()
+        .expect("client");
+    Fortress {
+        emulator,
+        echo,
+        client,
+        google_key,
+        _keys: TempDir(dir),
+    }
+}
+
+async fn fortress() -> Fortress {
+    fortress_with(helpers::topology(), |_| {}).await
+}
+
+impl Fortress {
+    fn url(&self, path: &str) -> String {
+        format!("https://{DOMAIN}{path}")
+    }
+
+    async fn metadata_token(&self, account: &str, audience: &str) -> String {
+        plain_client()
+            .get(self.emulator.http_url(&format!(
+                "/computeMetadata/v1/instance/service-accounts/{account}/identity?audience={audience}"
+            )))
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .expect("metadata")
+            .text()
+            .await
+            .expect("token")
+    }
+
+    /// The gateway's pass: its ID token for IAP's client.
+    async fn gateway_token(&self) -> String {
+        self.metadata_token(GATEWAY_SA, CLIENT_ID).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("send")
+    }
+
+    async fn iap_keys(&self) -> KeySet {
+        let jwks: Jwks = self
+            .client
+            .get("https://www.gstatic.com/iap/verify/public_key-jwk")
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("jwks");
+        KeySet::from_jwks(Alg::Es256, &jwks).expect("keys")
+    }
+
+    fn backend_audience(&self, service: &str) -> String {
+        helpers::topology()
+            .service(service)
+            .expect("service")
+            .iap_audience()
+            .as_str()
+            .to_string()
+    }
+}
+
+/// Asserts an IAP-generated refusal with exactly `text`, and that no backend saw anything.
+async fn assert_iap(resp: reqwest::Response, status: u16, text: &str, echo: &Echo) {
+    assert_eq!(resp.status().as_u16(), status);
+    assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=UTF-8");
+    assert_eq!(resp.text().await.expect("body"), text);
+    assert_eq!(echo.count(), 0, "the backend saw nothing");
+}
+
+#[tokio::test]
+async fn no_credential_is_a_302_to_google_sign_in_with_empty_token() {
+    let f = fortress().await;
+    let resp = f.get("/smoothie", None).await;
+    let location = resp.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        location.starts_with(&format!(
+            "https://accounts.google.com/o/oauth2/v2/auth?client_id={CLIENT_ID}&response_type=code&scope=openid+email"
+        )),
+        "{location}"
+    );
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("GCP_IAP_XSRF_NONCE_")
+    );
+    assert_iap(resp, 302, "Invalid IAP credentials: empty token", &f.echo).await;
+}
+
+#[tokio::test]
+async fn an_ajax_request_without_credential_gets_401_instead() {
+    let f = fortress().await;
+    let resp = f
+        .client
+        .get(f.url("/smoothie"))
+        .header("X-Requested-With", "XMLHttpRequest")
+        .send()
+        .await
+        .expect("send");
+    assert_iap(resp, 401, "Invalid IAP credentials: empty token", &f.echo).await;
+}
+
+#[tokio::test]
+async fn a_bearer_that_is_not_a_jwt_cannot_be_parsed() {
+    let f = fortress().await;
+    let resp = f.get("/smoothie", Some("not-a-jwt")).await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: Unable to parse JWT",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forged_tokens_have_an_invalid_signature() {
+    let f = fortress().await;
+    let now = google_tokens::now_unix();
+    let claims = GoogleIdClaims::for_service_account(GATEWAY_SA, "1", CLIENT_ID, now);
+    let stranger = SigningKey::generate_rsa(Some("google-test-key".into())).expect("key");
+    let genuine = f.gateway_token().await;
+    let cases = [
+        forge::alg_none(&claims),
+        stranger.sign(&claims).expect("sign"),
+        forge::tamper_payload(&genuine, |c| c["email"] = "admin@corp.com".into()),
+        forge::hs256_with_public_key(&claims, "google-test-key", b"public key bytes"),
+    ];
+    for token in cases {
+        let resp = f.get("/smoothie", Some(&token)).await;
+        assert_iap(
+            resp,
+            401,
+            "Invalid IAP credentials: JWT signature is invalid",
+            &f.echo,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_id_token_gets_the_openid_connect_sentence() {
+    let f = fortress().await;
+    let now = google_tokens::now_unix();
+    let mut claims = GoogleIdClaims::for_service_account(GATEWAY_SA, "1", CLIENT_ID, now - 7200);
+    claims.exp = now - 3600;
+    let resp = f
+        .get(
+            "/smoothie",
+            Some(&f.google_key.sign(&claims).expect("sign")),
+        )
+        .await;
+    assert_iap(
+        resp,
+        401,
+        "OpenID Connect token expired: JWT has expired",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused() {
+    let f = fortress().await;
+    let run_app_audience = f
+        .metadata_token(GATEWAY_SA, "https://smoothie.example")
+        .await;
+    let resp = f.get("/smoothie", Some(&run_app_audience)).await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience.",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_id_token_without_email_is_refused() {
+    let f = fortress().await;
+    let mut claims =
+        GoogleIdClaims::for_service_account(GATEWAY_SA, "1", CLIENT_ID, google_tokens::now_unix());
+    claims.email = None;
+    claims.email_verified = None;
+    let resp = f
+        .get(
+            "/smoothie",
+            Some(&f.google_key.sign(&claims).expect("sign")),
+        )
+        .await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: JWT 'email' claim isn't a string",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_valid_token_for_a_principal_without_access_is_403() {
+    let f = fortress().await;
+    let rogue = f.metadata_token(ROGUE_SA, CLIENT_ID).await;
+    let resp = f.get("/smoothie", Some(&rogue)).await;
+    assert_iap(resp, 403, "You don't have access", &f.echo).await;
+}
+
+#[tokio::test]
+async fn the_gateway_passes_and_the_backend_sees_iaps_headers_only() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let resp = f
+        .client
+        .get(f.url("/smoothie/recipes?x=1"))
+        .bearer_auth(&token)
+        .header(
+            "X-Goog-Authenticated-User-Email",
+            "accounts.google.com:admin@corp.com",
+        )
+        .header("X-Goog-Iap-Jwt-Assertion", "forged")
+        .header("X-Goog-Something-Else", "dropped")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(seen["uri"], "/smoothie/recipes?x=1");
+    let headers = &seen["headers"];
+    let unique_id = iap_lb_emulator::service_accounts::derived_unique_id(GATEWAY_SA);
+    assert_eq!(
+        headers["x-goog-authenticated-user-email"],
+        format!("accounts.google.com:{GATEWAY_SA}")
+    );
+    assert_eq!(
+        headers["x-goog-authenticated-user-id"],
+        format!("accounts.google.com:{unique_id}")
+    );
+    assert!(headers.get("x-goog-something-else").is_none());
+    let assertion = headers["x-goog-iap-jwt-assertion"]
+        .as_str()
+        .expect("assertion");
+    assert_eq!(
+        google_tokens::jwt::split(assertion)
+            .expect("jwt")
+            .header
+            .alg,
+        "ES256"
+    );
+    let claims: IapClaims = verify(
+        assertion,
+        &f.iap_keys().await,
+        &Policy::iap_assertion(&f.backend_audience("smoothie-service")),
+        google_tokens::now_unix(),
+    )
+    .expect("IAP's assertion verifies at gstatic");
+    assert_eq!(claims.email, GATEWAY_SA);
+    assert_eq!(claims.sub, format!("accounts.google.com:{unique_id}"));
+    assert_eq!(claims.exp - claims.iat, 600);
+    // IAP called Cloud Run as its agent; Cloud Run stripped that token's signature.
+    assert!(
+        headers["x-serverless-authorization"]
+            .as_str()
+            .expect("x-serverless-authorization")
+            .ends_with(".SIGNATURE_REMOVED_BY_GOOGLE")
+    );
+    assert_eq!(headers["host"], DOMAIN);
+}
+
+#[tokio::test]
+async fn proxy_authorization_leaves_authorization_to_the_app() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let resp = f
+        .client
+        .get(f.url("/coffee"))
+        .header("Proxy-Authorization", format!("Bearer {token}"))
+        .header("Authorization", "Bearer apps-own")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(seen["headers"]["authorization"], "Bearer apps-own");
+    assert!(seen["headers"].get("proxy-authorization").is_none());
+}
+
+#[tokio::test]
+async fn the_url_map_routes_exact_wildcard_and_default_with_each_backends_audience() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let keys = f.iap_keys().await;
+    let cases = [
+        ("/coffee", "coffee-service"),
+        ("/coffee/beans/1?roast=dark", "coffee-service"),
+        ("/smoothie", "smoothie-service"),
+        // No rule matches: the URL map's default service.
+        ("/tea", "smoothie-service"),
+        // Paths are case-sensitive (item 57).
+        ("/COFFEE", "smoothie-service"),
+    ];
+    for (path, service) in cases {
+        let resp = f.get(path, Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let seen: Value = resp.json().await.expect("echo");
+        let assertion = seen["headers"]["x-goog-iap-jwt-assertion"]
+            .as_str()
+            .expect("assertion");
+        verify::<IapClaims>(
+            assertion,
+            &keys,
+            &Policy::iap_assertion(&f.backend_audience(service)),
+            google_tokens::now_unix(),
+        )
+        .unwrap_or_else(|e| panic!("{path} should reach {service}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn a_service_account_jwt_for_the_resource_url_or_a_wildcard_passes() {
+    let f = fortress().await;
+    let key_file: Value = plain_client()
+        .get(
+            f.emulator
+                .http_url(&format!("/_emulator/service-accounts/{GATEWAY_SA}/key")),
+        )
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("key file");
+    let key = SigningKey::from_pkcs8_pem(
+        key_file["private_key"].as_str().expect("pem"),
+        key_file["private_key_id"].as_str().map(str::to_owned),
+    )
+    .expect("key");
+    let now = google_tokens::now_unix();
+    for (aud, want) in [
+        (format!("https://{DOMAIN}/smoothie"), 200),
+        (format!("https://{DOMAIN}/*"), 200),
+        (format!("https://{DOMAIN}/coffee"), 401),
+        (CLIENT_ID.to_string(), 401),
+    ] {
+        let jwt = key
+            .sign(&ServiceAccountJwtClaims::new(GATEWAY_SA, &aud, now))
+            .expect("sign");
+        let resp = f.get("/smoothie", Some(&jwt)).await;
+        assert_eq!(resp.status().as_u16(), want, "aud {aud}");
+    }
+}
+
+#[tokio::test]
+async fn programmatic_clients_extend_the_accepted_audiences() {
+    let other = "111111111-zzzzzzzzzzzzzzzz.apps.googleusercontent.com";
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fortress.yaml"
+    ))
+    .expect("fixture")
+    .replace(
+        "programmaticClients: []",
+        &format!("programmaticClients: [\"{other}\"]"),
+    );
+    let topology = Topology::from_yaml_str(&text, "fortress-programmatic.yaml").expect("topology");
+    let f = fortress_with(topology, |_| {}).await;
+    let token = f.metadata_token(GATEWAY_SA, other).await;
+    assert_eq!(
+        f.get("/smoothie", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    let stranger = f
+        .metadata_token(GATEWAY_SA, "222-y.apps.googleusercontent.com")
+        .await;
+    assert_eq!(
+        f.get("/smoothie", Some(&stranger)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn removing_the_gateway_from_iap_access_closes_the_front_door() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let gateway = Member::parse(&format!("serviceAccount:{GATEWAY_SA}")).expect("member");
+    assert!(f.emulator.remove_iap_accessor("coffee-service", &gateway));
+    let resp = f.get("/coffee", Some(&token)).await;
+    assert_iap(resp, 403, "You don't have access", &f.echo).await;
+    assert_eq!(
+        f.get("/smoothie", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cloud_run_refuses_after_iap_when_iaps_agent_is_not_an_invoker() {
+    let f = fortress().await;
+    let agent = Member::parse(&format!("serviceAccount:{IAP_AGENT}")).expect("member");
+    assert!(f.emulator.remove_invoker("smoothie-service", &agent));
+    let resp = f.get("/smoothie", Some(&f.gateway_token().await)).await;
+    // item 39: sign-in succeeds, then Cloud Run's own 403 page.
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resp.headers()
+            .get("x-goog-iap-generated-response")
+            .is_none()
+    );
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("<h1>Error: Forbidden</h1>")
+    );
+}
+
+#[tokio::test]
+async fn ingress_internal_refuses_even_the_load_balancer() {
+    let f = fortress().await;
+    assert!(f.emulator.set_ingress(
+        "smoothie-service",
+        iap_lb_emulator::blueprint::Ingress::Internal
+    ));
+    let resp = f.get("/smoothie", Some(&f.gateway_token().await)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(f.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn gcp_iap_mode_identity_answers_even_without_access() {
+    let f = fortress().await;
+    let rogue = f.metadata_token(ROGUE_SA, CLIENT_ID).await;
+    let resp = f.get("/smoothie?gcp-iap-mode=IDENTITY", Some(&rogue)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({
+            "email": format!("accounts.google.com:{ROGUE_SA}"),
+            "sub": format!(
+                "accounts.google.com:{}",
+                iap_lb_emulator::service_accounts::derived_unique_id(ROGUE_SA)
+            ),
+        })
+    );
+    assert_eq!(f.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn secure_token_test_passes_each_broken_assertion() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let keys = f.iap_keys().await;
+    let policy = Policy::iap_assertion(&f.backend_audience("smoothie-service"));
+    let now = google_tokens::now_unix();
+    for (kind, valid) in [
+        ("NOT_SET", true),
+        ("FUTURE_ISSUE", false),
+        ("PAST_EXPIRATION", false),
+        ("ISSUER", false),
+        ("AUDIENCE", false),
+        ("SIGNATURE", false),
+    ] {
+        let resp = f
+            .get(
+                &format!(
+                    "/smoothie?gcp-iap-mode=SECURE_TOKEN_TEST&iap-secure-token-test-type={kind}"
+                ),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{kind}");
+        let seen: Value = resp.json().await.expect("echo");
+        let assertion = seen["headers"]["x-goog-iap-jwt-assertion"]
+            .as_str()
+            .expect("assertion");
+        assert_eq!(
+            verify::<IapClaims>(assertion, &keys, &policy, now).is_ok(),
+            valid,
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn options_skips_iap_only_with_allow_http_options() {
+    let f = fortress().await;
+    let resp = f
+        .client
+        .request(reqwest::Method::OPTIONS, f.url("/smoothie"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        resp.status(),
+        StatusCode::FOUND,
+        "IAP applies to OPTIONS by default"
+    );
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fortress.yaml"
+    ))
+    .expect("fixture")
+    .replace("allowHttpOptions: false", "allowHttpOptions: true");
+    let topology = Topology::from_yaml_str(&text, "fortress-options.yaml").expect("topology");
+    let f = fortress_with(topology, |_| {}).await;
+    let resp = f
+        .client
+        .request(reqwest::Method::OPTIONS, f.url("/smoothie"))
+        .header(
+            "X-Goog-Authenticated-User-Email",
+            "accounts.google.com:admin@corp.com",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert!(
+        seen["headers"]
+            .get("x-goog-authenticated-user-email")
+            .is_none()
+    );
+    assert_eq!(
+        f.get("/smoothie", None).await.status(),
+        StatusCode::FOUND,
+        "other methods still need credentials"
+    );
+}
