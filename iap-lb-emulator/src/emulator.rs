@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::host::{GOOGLE_HOSTS, METADATA_HOST};
-use crate::keys::{KeyStore, KeysError};
+use crate::keys::{Issuer, KeyStore, KeysError};
 use crate::state::{Addrs, AppState, Scheme, Shared};
 use crate::tls::{LocalCa, TlsError};
 
@@ -288,6 +288,27 @@ impl RunningEmulator {
     /// `false` when there is no such service.
     pub fn remove_iap_accessor(&self, service: &str, member: &blueprint::Member) -> bool {
         self.state.services.remove_iap_accessor(service, member)
+    }
+
+    /// Makes `service` take `delay` longer to answer (zero heals it); `false` when there is no
+    /// such service.
+    pub fn set_service_delay(&self, service: &str, delay: Duration) -> bool {
+        self.state.services.set_delay(service, delay)
+    }
+
+    /// Makes a fresh key the signer of `issuer`'s ring; the old keys stay published unless
+    /// `retire`. Returns the new kid.
+    pub async fn rotate_keys(&self, issuer: Issuer, retire: bool) -> Result<String, StartError> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.keys.rotate(issuer, retire))
+            .await
+            .map_err(|e| StartError::Task(e.to_string()))?
+            .map_err(StartError::Keys)
+    }
+
+    /// Makes `issuer`'s key endpoints answer `status` (`None` heals them).
+    pub fn set_key_fault(&self, issuer: Issuer, status: Option<axum::http::StatusCode>) {
+        self.state.set_key_fault(issuer, status);
     }
 
     /// Stops accepting, lets in-flight requests finish for up to [`DRAIN_GRACE`], and waits

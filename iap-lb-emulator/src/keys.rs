@@ -131,6 +131,19 @@ impl KeyRing {
         first.key.sign(claims)
     }
 
+    /// Makes `key` the signer. The previous keys stay published (tokens they signed keep
+    /// verifying, as across Google's rotations) unless `retire` drops them.
+    pub fn rotate(&self, key: PublishedKey, retire: bool) {
+        let mut keys = match self.keys.write() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if retire {
+            keys.clear();
+        }
+        keys.insert(0, Arc::new(key));
+    }
+
     /// Appends a key (it is published but does not sign until it is first).
     pub fn add(&self, key: PublishedKey) {
         let mut keys = match self.keys.write() {
@@ -170,6 +183,36 @@ impl KeyRing {
     }
 }
 
+/// Which issuer's keys: the rings of [`KeyStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Issuer {
+    /// accounts.google.com (RS256).
+    Google,
+    /// Firebase's securetoken (RS256).
+    SecureToken,
+    /// IAP (ES256).
+    Iap,
+}
+
+impl Issuer {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "google" => Some(Self::Google),
+            "securetoken" => Some(Self::SecureToken),
+            "iap" => Some(Self::Iap),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Google => "google",
+            Self::SecureToken => "securetoken",
+            Self::Iap => "iap",
+        }
+    }
+}
+
 /// The three issuers' rings.
 #[derive(Debug)]
 pub struct KeyStore {
@@ -179,6 +222,30 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
+    pub fn ring(&self, issuer: Issuer) -> &KeyRing {
+        match issuer {
+            Issuer::Google => &self.google,
+            Issuer::SecureToken => &self.securetoken,
+            Issuer::Iap => &self.iap,
+        }
+    }
+
+    /// A fresh key for `issuer`'s ring, made the signer (see [`KeyRing::rotate`]). Blocking
+    /// (RSA generation). Returns the new kid.
+    pub fn rotate(&self, issuer: Issuer, retire: bool) -> Result<String, KeysError> {
+        let ring = self.ring(issuer);
+        let subject = match issuer {
+            Issuer::Google => GOOGLE_CERT_SUBJECT,
+            Issuer::SecureToken => SECURETOKEN_CERT_SUBJECT,
+            Issuer::Iap => "iap.googleapis.com",
+        };
+        let key = PublishedKey::new(generate(ring.alg())?, subject)?;
+        let kid = key.key.kid().to_string();
+        ring.rotate(key, retire);
+        tracing::info!(ring = issuer.as_str(), kid = %kid, retire, "mutation: key ring rotated");
+        Ok(kid)
+    }
+
     /// Generates or reads every ring. Blocking (RSA generation, file reads): call it from
     /// `spawn_blocking` or before serving.
     pub fn load(source: &KeySource) -> Result<Self, KeysError> {

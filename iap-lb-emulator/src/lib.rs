@@ -71,6 +71,7 @@ pub use config::{
 };
 pub use emulator::{Emulator, Listeners, RunningEmulator, StartError, install_crypto_providers};
 pub use host::{GoogleHost, UnknownHost};
+pub use keys::Issuer;
 
 /// The whole emulator as an axum router over `state`, for socket-free tests
 /// (`tower::ServiceExt::oneshot`).

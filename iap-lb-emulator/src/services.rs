@@ -20,6 +20,8 @@ pub struct ServiceState {
     /// Members holding `roles/iap.httpsResourceAccessor` on its backend service, project-level
     /// bindings included (items 17, 28).
     pub iap_accessors: Vec<Member>,
+    /// Extra time the service takes before it answers (fault injection; zero by default).
+    pub delay: std::time::Duration,
 }
 
 /// Every service's current state, by name.
@@ -40,6 +42,7 @@ impl Services {
                         ingress: s.ingress(),
                         invokers: s.invokers().to_vec(),
                         iap_accessors: topology.iap_accessors(s).into_iter().cloned().collect(),
+                        delay: std::time::Duration::ZERO,
                     },
                 )
             })
@@ -74,6 +77,23 @@ impl Services {
             .is_some();
         if changed {
             tracing::info!(service = name, ingress = %ingress, "mutation: ingress changed");
+        }
+        changed
+    }
+
+    /// Makes `name` take `delay` longer to answer; `false` when there is no such service.
+    pub fn set_delay(&self, name: &str, delay: std::time::Duration) -> bool {
+        let changed = self
+            .write()
+            .get_mut(name)
+            .map(|s| s.delay = delay)
+            .is_some();
+        if changed {
+            tracing::info!(
+                service = name,
+                delay_ms = delay.as_millis() as u64,
+                "mutation: service delay set"
+            );
         }
         changed
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::firebase::FirebaseUsers;
-use crate::keys::KeyStore;
+use crate::keys::{Issuer, KeyStore};
 use crate::service_accounts::ServiceAccounts;
 use crate::services::Services;
 
@@ -49,11 +49,36 @@ pub struct Shared {
     pub services: Services,
     /// The client that forwards to service upstreams.
     pub upstream_client: reqwest::Client,
+    /// Key endpoints made to fail on purpose: issuer → status they answer with.
+    pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
     pub started_at: u64,
 }
 
 pub type AppState = Arc<Shared>;
+
+impl Shared {
+    /// The status `issuer`'s key endpoints are made to answer with, if any.
+    pub fn key_fault(&self, issuer: Issuer) -> Option<axum::http::StatusCode> {
+        match self.key_faults.read() {
+            Ok(faults) => faults.get(&issuer).copied(),
+            Err(poisoned) => poisoned.into_inner().get(&issuer).copied(),
+        }
+    }
+
+    /// Makes `issuer`'s key endpoints answer `status`, or heals them with `None`.
+    pub fn set_key_fault(&self, issuer: Issuer, status: Option<axum::http::StatusCode>) {
+        let mut faults = match self.key_faults.write() {
+            Ok(faults) => faults,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match status {
+            Some(status) => faults.insert(issuer, status),
+            None => faults.remove(&issuer),
+        };
+        tracing::info!(ring = issuer.as_str(), status = ?status.map(|s| s.as_u16()), "mutation: key endpoint fault");
+    }
+}
 
 impl Shared {
     /// The state for `config` with `keys`, as served on `addrs`. No users, no minted keys.
@@ -68,6 +93,7 @@ impl Shared {
             addrs,
             services,
             upstream_client: crate::upstream::client()?,
+            key_faults: Default::default(),
             started_at: google_tokens::now_unix(),
         }))
     }

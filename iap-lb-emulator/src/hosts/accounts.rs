@@ -51,5 +51,5 @@ async fn discovery(State(state): State<AppState>) -> Response {
             "urn:ietf:params:oauth:grant-type:jwt-bearer"
         ],
     });
-    super::key_response(&state, &doc)
+    super::key_response(&state, None, &doc)
 }

@@ -21,6 +21,12 @@
 //!   the mutations scenarios need ("Given coffee-service has ingress all"). Each is logged, and
 //!   answers the service's new state.
 //!
+//! - Faults and rotations: `PUT /_emulator/services/NAME/delay` `{"millis":N}` makes a service
+//!   slow (it counts against the request timeout); `POST /_emulator/keys/ISSUER/rotate[?retire=true]`
+//!   makes a fresh key the signer of `google`, `securetoken` or `iap`, keeping the old ones
+//!   published unless retired; `PUT /_emulator/keys/ISSUER/fault` `{"status":503}` makes that
+//!   issuer's key endpoints fail, `DELETE` heals them.
+//!
 //! Everything else on this host is a plain 404 naming what exists.
 
 use axum::Router;
@@ -33,6 +39,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::host::{GOOGLE_HOSTS, OAUTH2_HOST};
+use crate::keys::Issuer;
 use crate::state::{AppState, Scheme};
 
 pub fn router(state: AppState) -> Router {
@@ -44,6 +51,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/_emulator/services/{name}/iap-accessors",
             post(change_iap_accessors),
+        )
+        .route("/_emulator/services/{name}/delay", put(set_delay))
+        .route("/_emulator/keys/{issuer}/rotate", post(rotate_keys))
+        .route(
+            "/_emulator/keys/{issuer}/fault",
+            put(set_key_fault).delete(clear_key_fault),
         )
         .route(
             "/_emulator/service-accounts/{email}/key",
@@ -224,6 +237,108 @@ fn change_members(
     service_state(state, name)
 }
 
+#[derive(Deserialize)]
+struct DelayBody {
+    millis: u64,
+}
+
+async fn set_delay(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<DelayBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(body)) = body else {
+        return (StatusCode::BAD_REQUEST, "expected {\"millis\": N}\n").into_response();
+    };
+    if !state
+        .services
+        .set_delay(&name, std::time::Duration::from_millis(body.millis))
+    {
+        return no_such_service(&name);
+    }
+    service_state(&state, &name)
+}
+
+fn no_such_ring() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "iap-lb-emulator: key rings are google, securetoken and iap\n",
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct RotateQuery {
+    retire: Option<bool>,
+}
+
+async fn rotate_keys(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<RotateQuery>,
+) -> Response {
+    let Some(issuer) = Issuer::parse(&name) else {
+        return no_such_ring();
+    };
+    let retire = q.retire.unwrap_or(false);
+    let rotating = state.clone();
+    match tokio::task::spawn_blocking(move || rotating.keys.rotate(issuer, retire)).await {
+        Ok(Ok(kid)) => axum::Json(json!({
+            "ring": issuer.as_str(),
+            "signingKid": kid,
+            "kids": state.keys.ring(issuer).kids(),
+        }))
+        .into_response(),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "key rotation failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the key rotation task failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct FaultBody {
+    status: u16,
+}
+
+async fn set_key_fault(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<FaultBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(issuer) = Issuer::parse(&name) else {
+        return no_such_ring();
+    };
+    let status = match body
+        .ok()
+        .and_then(|b| StatusCode::from_u16(b.0.status).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+    {
+        Some(s) => s,
+        None => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "expected {\"status\": 4xx or 5xx}\n",
+            )
+                .into_response();
+        }
+    };
+    state.set_key_fault(issuer, Some(status));
+    axum::Json(json!({"ring": issuer.as_str(), "status": status.as_u16()})).into_response()
+}
+
+async fn clear_key_fault(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(issuer) = Issuer::parse(&name) else {
+        return no_such_ring();
+    };
+    state.set_key_fault(issuer, None);
+    axum::Json(json!({"ring": issuer.as_str(), "status": null})).into_response()
+}
+
 async fn unknown() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -231,7 +346,8 @@ async fn unknown() -> Response {
             "iap-lb-emulator: no such route on the emulator's own host. It serves \
              /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
              /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
-             /_emulator/services/NAME/iap-accessors, \
+             /_emulator/services/NAME/iap-accessors, /_emulator/services/NAME/delay, \
+             /_emulator/keys/ISSUER/rotate, /_emulator/keys/ISSUER/fault, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",
             GOOGLE_HOSTS.join(", ")

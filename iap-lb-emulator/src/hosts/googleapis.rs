@@ -18,7 +18,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::google_html;
-use crate::keys::KeyRing;
+use crate::keys::{Issuer, KeyRing};
 use crate::state::AppState;
 
 /// The service account whose keys sign Firebase ID tokens (item 80).
@@ -40,30 +40,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn google_jwks(State(state): State<AppState>) -> Response {
-    super::key_response(&state, &state.keys.google.jwks())
+    super::key_response(&state, Some(Issuer::Google), &state.keys.google.jwks())
 }
 
 async fn google_x509(State(state): State<AppState>) -> Response {
-    super::key_response(&state, &state.keys.google.certificate_map())
+    super::key_response(
+        &state,
+        Some(Issuer::Google),
+        &state.keys.google.certificate_map(),
+    )
 }
 
-fn ring<'a>(state: &'a AppState, account: &str) -> Option<&'a KeyRing> {
+fn ring<'a>(state: &'a AppState, account: &str) -> Option<(&'a KeyRing, Option<Issuer>)> {
     if account.eq_ignore_ascii_case(SECURETOKEN_ACCOUNT) {
-        return Some(&state.keys.securetoken);
+        return Some((&state.keys.securetoken, Some(Issuer::SecureToken)));
     }
-    state.accounts.resolve(account).map(|a| &a.keys)
+    state.accounts.resolve(account).map(|a| (&a.keys, None))
 }
 
 async fn account_x509(State(state): State<AppState>, Path(account): Path<String>) -> Response {
     match ring(&state, &account) {
-        Some(ring) => super::key_response(&state, &ring.certificate_map()),
+        Some((ring, issuer)) => super::key_response(&state, issuer, &ring.certificate_map()),
         None => google_html::not_found(),
     }
 }
 
 async fn account_jwks(State(state): State<AppState>, Path(account): Path<String>) -> Response {
     match ring(&state, &account) {
-        Some(ring) => super::key_response(&state, &ring.jwks()),
+        Some((ring, issuer)) => super::key_response(&state, issuer, &ring.jwks()),
         None => google_html::not_found(),
     }
 }

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 
+use crate::keys::Issuer;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -22,9 +23,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn pem_map(State(state): State<AppState>) -> Response {
-    super::key_response(&state, &state.keys.iap.public_key_map())
+    super::key_response(&state, Some(Issuer::Iap), &state.keys.iap.public_key_map())
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    super::key_response(&state, &state.keys.iap.jwks())
+    super::key_response(&state, Some(Issuer::Iap), &state.keys.iap.jwks())
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::google_html;
 use crate::host::GoogleHost;
+use crate::keys::Issuer;
 use crate::state::AppState;
 
 pub mod accounts;
@@ -75,10 +76,15 @@ impl HostRouters {
     }
 }
 
-/// A key endpoint's answer: the JSON with `Cache-Control: public, max-age=N, must-revalidate,
+/// A key endpoint's answer (or, when `issuer`'s endpoints are made to fail, that failure): the
+/// JSON with `Cache-Control: public, max-age=N, must-revalidate,
 /// no-transform`, the form of the header Google sends on its certs endpoints (item 78; clients
 /// cache keys for `max-age`).
-pub fn key_response<T: Serialize>(state: &AppState, body: &T) -> Response {
+pub fn key_response<T: Serialize>(state: &AppState, issuer: Option<Issuer>, body: &T) -> Response {
+    if let Some(status) = issuer.and_then(|i| state.key_fault(i)) {
+        // An injected fault (`/_emulator/keys/ISSUER/fault`): the emulator's words.
+        return (status, "iap-lb-emulator: injected key endpoint fault\n").into_response();
+    }
     let cache = format!(
         "public, max-age={}, must-revalidate, no-transform",
         state.config.key_cache_max_age.as_secs()

@@ -163,14 +163,20 @@ pub async fn serve(
     let Some(addr) = state.config.upstream(service_name) else {
         return UpstreamError::NotConfigured(service_name.to_string()).into_response();
     };
-    match upstream::forward(
-        &state.upstream_client,
-        addr,
-        req,
-        state.config.request_timeout,
-    )
-    .await
-    {
+    // An injected delay counts against the service's timeout, as a slow container would.
+    let timeout = state.config.request_timeout;
+    if !current.delay.is_zero() {
+        if current.delay >= timeout {
+            tokio::time::sleep(timeout).await;
+            return UpstreamError::Timeout {
+                addr: addr.to_string(),
+                timeout,
+            }
+            .into_response();
+        }
+        tokio::time::sleep(current.delay).await;
+    }
+    match upstream::forward(&state.upstream_client, addr, req, timeout - current.delay).await {
         Ok(resp) => resp,
         Err(err) => {
             tracing::warn!(service = service_name, error = %err, "cloud run upstream");

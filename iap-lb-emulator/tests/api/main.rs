@@ -2,6 +2,7 @@
 //! `tests/api/main.rs`): router tests through `tower::ServiceExt::oneshot` where sockets do not
 //! matter, a started emulator on random ports where Host routing, TLS or real clients matter.
 
+mod faults;
 mod firebase;
 mod helpers;
 mod keys;

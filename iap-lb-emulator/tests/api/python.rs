@@ -1,6 +1,8 @@
 //! Google's own client library against the emulator: google-auth (Python) fetches a
 //! metadata-server ID token through `GCE_METADATA_HOST`, exchanges a minted key file for an ID
-//! token through `token_uri`, and verifies both at the emulator's certs URL.
+//! token through `token_uri`, verifies both at the emulator's certs URL, verifies a Firebase ID
+//! token at the securetoken URL and an IAP assertion at gstatic's PEM map, as IAP's official
+//! `validate_jwt.py` sample does.
 //!
 //! Needs Python with `tools/python-requirements.txt` (`just python-deps` makes `.venv`). The
 //! interpreter is `$FORTRESS_PYTHON`, else `<workspace>/.venv/bin/python`, else `python3`. A
@@ -9,7 +11,8 @@
 
 use std::path::PathBuf;
 
-use crate::helpers::{GATEWAY_SA, plain_client, spawn};
+use crate::helpers::{self, Echo, GATEWAY_SA, plain_client};
+use iap_lb_emulator::blueprint::UpstreamAddr;
 
 fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("FORTRESS_PYTHON") {
@@ -25,7 +28,53 @@ fn python() -> PathBuf {
 
 #[tokio::test]
 async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
-    let emulator = spawn().await;
+    let (_echo, echo_addr) = Echo::start().await;
+    let mut config = helpers::config();
+    config.upstreams.push((
+        "smoothie-service".into(),
+        UpstreamAddr::parse(&echo_addr.to_string()).expect("addr"),
+    ));
+    let emulator = helpers::spawn_with(config).await;
+    // An IAP assertion as a service receives it: the gateway's pass through the load balancer.
+    let client_id = helpers::topology()
+        .iap()
+        .oauth2_client_id()
+        .as_str()
+        .to_string();
+    let pass = plain_client()
+        .get(emulator.http_url(&format!(
+            "/computeMetadata/v1/instance/service-accounts/default/identity?audience={client_id}"
+        )))
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("token");
+    let seen: serde_json::Value = emulator
+        .client_builder()
+        .expect("ca")
+        .build()
+        .expect("client")
+        .get(format!("https://{}/smoothie", helpers::DOMAIN))
+        .bearer_auth(pass)
+        .send()
+        .await
+        .expect("through the load balancer")
+        .json()
+        .await
+        .expect("echo");
+    let assertion = seen["headers"]["x-goog-iap-jwt-assertion"]
+        .as_str()
+        .expect("assertion")
+        .to_string();
+    let backend_audience = helpers::topology()
+        .service("smoothie-service")
+        .expect("smoothie")
+        .iap_audience()
+        .as_str()
+        .to_string();
     let key_file = plain_client()
         .get(emulator.http_url(&format!("/_emulator/service-accounts/{GATEWAY_SA}/key")))
         .send()
@@ -48,6 +97,8 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
         .env("KEY_FILE", &key_path)
         .env("AUDIENCE", "https://smoothie.example")
         .env("EXPECTED_EMAIL", GATEWAY_SA)
+        .env("IAP_ASSERTION", &assertion)
+        .env("IAP_AUDIENCE", &backend_audience)
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")
         .env_remove("http_proxy")
@@ -65,4 +116,5 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
     assert!(stdout.contains("metadata: ok"), "{stdout}");
     assert!(stdout.contains("key file: ok"), "{stdout}");
     assert!(stdout.contains("firebase: ok"), "{stdout}");
+    assert!(stdout.contains("iap: ok"), "{stdout}");
 }

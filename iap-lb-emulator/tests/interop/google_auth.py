@@ -5,6 +5,8 @@
 3. id_token.verify_token of both at the emulator's host-prefixed oauth2/v1 certs URL, and of a
    Firebase ID token (signed up at identitytoolkit) at the
    securetoken x509 URL (what verify_firebase_token does with Google's URL).
+4. An IAP assertion the load balancer added, verified as python-docs-samples iap/validate_jwt.py
+   does: id_token.verify_token with the gstatic public_key URL and the backend-service audience.
 """
 
 import json
@@ -58,3 +60,13 @@ claims = id_token.verify_token(
 assert claims["email"] == "py@example.com", claims
 assert claims["iss"] == "https://securetoken.google.com/my-project", claims
 print("firebase: ok")
+
+claims = id_token.verify_token(
+    os.environ["IAP_ASSERTION"],
+    request,
+    audience=os.environ["IAP_AUDIENCE"],
+    certs_url=f"{emulator}/www.gstatic.com/iap/verify/public_key",
+)
+assert claims["iss"] == "https://cloud.google.com/iap", claims
+assert claims["email"] == expected, claims
+print("iap: ok")
