@@ -46,6 +46,9 @@ pub struct Config {
     pub internal_callers: Vec<IpAddr>,
     /// How long a service may take to answer before Cloud Run's 504 (default 300 s, item 50).
     pub request_timeout: Duration,
+    /// The people the emulated Google sign-in page offers (IAP's browser flow). Empty: the page
+    /// offers no one. Service accounts cannot sign in through a browser.
+    pub test_users: Vec<String>,
 }
 
 /// The answer to a request ingress refuses. Both are GFE HTML pages.
@@ -135,6 +138,7 @@ impl Config {
             ingress_refusal: IngressRefusal::NotFound,
             internal_callers: Vec::new(),
             request_timeout: Duration::from_secs(300),
+            test_users: Vec::new(),
         }
     }
 
@@ -251,6 +255,18 @@ impl Config {
                 "at least one non-empty key",
                 &format!("{} keys", keys.len()),
             ));
+        }
+        for (i, user) in self.test_users.iter().enumerate() {
+            let plausible = user
+                .split_once('@')
+                .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.contains('@'));
+            if !plausible || user.to_ascii_lowercase().ends_with(".gserviceaccount.com") {
+                return Err(bad(
+                    format!("test_users[{i}]"),
+                    "a person's email (not a service account)",
+                    user,
+                ));
+            }
         }
         if self.request_timeout.is_zero() {
             return Err(bad("request_timeout".into(), "a positive duration", "0 s"));
@@ -374,6 +390,15 @@ pub(crate) mod tests {
         check(
             |c| c.key_cache_max_age = Duration::ZERO,
             "key_cache_max_age",
+        );
+        check(
+            |c| {
+                c.test_users = vec![
+                    "alice@example.com".into(),
+                    "my-gateway-sa@my-project.iam.gserviceaccount.com".into(),
+                ]
+            },
+            "test_users[1]",
         );
         check(
             |c| {

@@ -243,41 +243,6 @@ pub fn check_api_key(
     }
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body into (name, value) pairs.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 /// Firebase canonicalises emails to lower case (firebase-tools `canonicalizeEmailAddress`).
 pub fn canonical_email(email: &str) -> String {
     email.to_lowercase()
@@ -527,23 +492,6 @@ mod tests {
         assert!(!is_valid_email("@b"));
         assert!(!is_valid_email("a@b@c"));
         assert_eq!(canonical_email("Alice@Example.com"), "alice@example.com");
-    }
-
-    #[test]
-    fn form_bodies_are_percent_decoded() {
-        assert_eq!(
-            parse_form(b"grant_type=refresh_token&refresh_token=a%2Bb+c&x=%zz&y"),
-            vec![
-                ("grant_type".to_string(), "refresh_token".to_string()),
-                ("refresh_token".to_string(), "a+b c".to_string()),
-                ("x".to_string(), "%zz".to_string()),
-                ("y".to_string(), String::new()),
-            ]
-        );
-        assert_eq!(
-            parse_form(b"a=%41%"),
-            vec![("a".to_string(), "A%".to_string())]
-        );
     }
 
     #[test]

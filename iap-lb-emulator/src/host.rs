@@ -23,11 +23,13 @@ pub const OAUTH2_HOST: &str = "oauth2.googleapis.com";
 pub const GSTATIC_HOST: &str = "www.gstatic.com";
 pub const IDENTITYTOOLKIT_HOST: &str = "identitytoolkit.googleapis.com";
 pub const SECURETOKEN_HOST: &str = "securetoken.googleapis.com";
+/// IAP's own host: its OAuth callback (`handleRedirect`, items 13, 36).
+pub const IAP_HOST: &str = "iap.googleapis.com";
 /// Suffix of every Cloud Run service URL (`<service>-<hash>-<region>.a.run.app`).
 pub const RUN_APP_SUFFIX: &str = ".run.app";
 
 /// Every fixed Google hostname, for the TLS certificate and for clients' name mapping.
-pub const GOOGLE_HOSTS: [&str; 7] = [
+pub const GOOGLE_HOSTS: [&str; 8] = [
     METADATA_HOST,
     ACCOUNTS_HOST,
     GOOGLEAPIS_HOST,
@@ -35,6 +37,7 @@ pub const GOOGLE_HOSTS: [&str; 7] = [
     GSTATIC_HOST,
     IDENTITYTOOLKIT_HOST,
     SECURETOKEN_HOST,
+    IAP_HOST,
 ];
 
 /// The box a request is addressed to.
@@ -54,6 +57,8 @@ pub enum GoogleHost {
     IdentityToolkit,
     /// `securetoken.googleapis.com`: Firebase token refresh.
     SecureToken,
+    /// `iap.googleapis.com`: IAP's OAuth callback in the browser flow.
+    Iap,
     /// A `*.run.app` host: the Cloud Run front end. Holds the lowercased hostname.
     RunApp(String),
     /// The topology's domain: the external Application Load Balancer with IAP.
@@ -82,6 +87,7 @@ impl GoogleHost {
             GSTATIC_HOST => Self::Gstatic,
             IDENTITYTOOLKIT_HOST => Self::IdentityToolkit,
             SECURETOKEN_HOST => Self::SecureToken,
+            IAP_HOST => Self::Iap,
             "localhost" | "127.0.0.1" | "::1" => Self::Emulator,
             n if n == domain.to_ascii_lowercase() => Self::LoadBalancer,
             n if n.len() > RUN_APP_SUFFIX.len()
@@ -107,6 +113,7 @@ impl fmt::Display for GoogleHost {
             Self::Gstatic => GSTATIC_HOST,
             Self::IdentityToolkit => IDENTITYTOOLKIT_HOST,
             Self::SecureToken => SECURETOKEN_HOST,
+            Self::Iap => IAP_HOST,
             Self::RunApp(host) => host,
             Self::LoadBalancer => "load-balancer",
             Self::Emulator => "emulator",

@@ -35,7 +35,7 @@ use google_tokens::{IapClaims, Policy, VerifyError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::services::covers;
+use crate::services::{PrincipalKind, covers};
 use crate::state::AppState;
 
 /// Marks every response IAP generates (item 18).
@@ -57,6 +57,7 @@ pub struct Identity {
     pub email: String,
     /// The numeric id, without the `accounts.google.com:` prefix.
     pub user_id: String,
+    pub kind: PrincipalKind,
 }
 
 /// Why IAP refused, with its answer.
@@ -172,35 +173,69 @@ impl IntoResponse for Denial {
     }
 }
 
+/// IAP's OAuth callback for `client_id` (items 13, 36).
+pub fn handle_redirect_uri(client_id: &str) -> String {
+    format!("https://iap.googleapis.com/v1/oauth/clientIds/{client_id}:handleRedirect")
+}
+
+/// The `state` of the sign-in redirect: an ES256 JWT signed by IAP for its client, naming where
+/// the browser was going (the shape of the 2021 capture in item 36).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SignInState {
+    iss: String,
+    aud: String,
+    target_uri: String,
+    iat: u64,
+    exp: u64,
+}
+
+const STATE_LIFETIME: u64 = 600;
+
+fn sign_state(state: &AppState, client_id: &str, target_uri: &str) -> String {
+    let now = google_tokens::now_unix();
+    let claims = SignInState {
+        iss: google_tokens::claims::IAP_ISSUER.into(),
+        aud: client_id.into(),
+        target_uri: target_uri.into(),
+        iat: now,
+        exp: now + STATE_LIFETIME,
+    };
+    state.keys.iap.sign(&claims).unwrap_or_default()
+}
+
+/// The target URI of a `state` IAP signed for `client_id`, if it verifies.
+pub fn verify_state(state: &AppState, token: &str, client_id: &str) -> Option<String> {
+    let keys = state.keys.iap.key_set().ok()?;
+    let policy = Policy {
+        alg: google_tokens::Alg::Es256,
+        issuers: vec![google_tokens::claims::IAP_ISSUER.into()],
+        audience: google_tokens::Audience::OneOf(vec![client_id.into()]),
+        leeway: google_tokens::verify::DEFAULT_LEEWAY,
+        max_lifetime: Some(STATE_LIFETIME),
+        rules: google_tokens::verify::IssuerRules::None,
+    };
+    google_tokens::verify::<SignInState>(token, &keys, &policy, google_tokens::now_unix())
+        .ok()
+        .map(|s| s.target_uri)
+}
+
 /// The sign-in redirect (item 36): Google's authorization endpoint with IAP's client, `code`
-/// flow, `openid email`, IAP's `handleRedirect` URI, PKCE S256 and an opaque state.
-pub fn sign_in_location(client_id: &str) -> String {
+/// flow, `openid email`, IAP's `handleRedirect` URI, PKCE S256 and the signed state.
+pub fn sign_in_location(state: &AppState, target_uri: &str) -> String {
+    let client_id = state.config.topology.iap().oauth2_client_id().as_str();
     let verifier = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let redirect =
-        format!("https://iap.googleapis.com/v1/oauth/clientIds/{client_id}:handleRedirect");
     format!(
         "https://accounts.google.com/o/oauth2/v2/auth?client_id={client_id}&response_type=code\
          &scope=openid+email&redirect_uri={}&state={}&code_challenge={challenge}\
          &code_challenge_method=S256&cred_ref=true",
-        percent_encode(&redirect),
-        uuid::Uuid::new_v4().simple()
+        crate::form::encode(&handle_redirect_uri(client_id)),
+        sign_state(state, client_id, target_uri)
     )
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn bearer<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
@@ -212,20 +247,38 @@ fn bearer<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Steps 1-6: who the caller is. `resource_url` is `https://DOMAIN/PATH` (no query).
+/// The browser session named by IAP's cookie, if any.
+pub fn session_identity(state: &AppState, headers: &HeaderMap) -> Option<Identity> {
+    let name = crate::browser::session_cookie_name(
+        state.config.topology.iap().oauth2_client_id().as_str(),
+    );
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| crate::browser::cookie(h, &name))
+        .and_then(|value| state.sign_ins.session(value))
+}
+
+/// Steps 1-6: who the caller is. `resource_url` is `https://DOMAIN/PATH` (no query), the
+/// audience of service-account JWTs; `target_uri` (with query) is where sign-in returns to.
 pub fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     resource_url: &str,
+    target_uri: &str,
 ) -> Result<Identity, Denial> {
-    let token = bearer(headers, &header::PROXY_AUTHORIZATION)
+    let Some(token) = bearer(headers, &header::PROXY_AUTHORIZATION)
         .or_else(|| bearer(headers, &header::AUTHORIZATION))
-        .ok_or_else(|| Denial::EmptyToken {
-            location: sign_in_location(state.config.topology.iap().oauth2_client_id().as_str()),
+    else {
+        // No bearer: a browser session cookie, else the sign-in redirect.
+        return session_identity(state, headers).ok_or_else(|| Denial::EmptyToken {
+            location: sign_in_location(state, target_uri),
             ajax: headers
                 .get("x-requested-with")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest")),
-        })?;
+        });
+    };
     let parts = split(token).map_err(|e| match e {
         MalformedToken::BadSignatureEncoding => Denial::BadSignature,
         _ => Denial::UnparsableJwt,
@@ -256,7 +309,12 @@ pub fn authenticate(
         .map_err(denial_for)?;
         let email = claims["email"].as_str().unwrap_or_default().to_string();
         let user_id = claims["sub"].as_str().unwrap_or_default().to_string();
-        return Ok(Identity { email, user_id });
+        let kind = PrincipalKind::of(&email, &state.accounts);
+        return Ok(Identity {
+            email,
+            user_id,
+            kind,
+        });
     }
     let Some(account) = state.accounts.resolve(iss) else {
         return Err(Denial::BadSignature);
@@ -272,6 +330,7 @@ pub fn authenticate(
     Ok(Identity {
         email: account.email.clone(),
         user_id: account.unique_id.clone(),
+        kind: PrincipalKind::ServiceAccount,
     })
 }
 
@@ -297,7 +356,10 @@ fn denial_for(err: VerifyError) -> Denial {
 
 /// Step 7: whether `identity` holds `roles/iap.httpsResourceAccessor` through `accessors`.
 pub fn authorize(accessors: &[Member], identity: &Identity) -> Result<(), Denial> {
-    if accessors.iter().any(|m| covers(m, &identity.email)) {
+    if accessors
+        .iter()
+        .any(|m| covers(m, &identity.email, identity.kind))
+    {
         Ok(())
     } else {
         Err(Denial::NoAccess {
@@ -458,8 +520,12 @@ mod tests {
 
     #[test]
     fn the_empty_token_redirect_carries_the_client_and_iaps_redirect_uri() {
+        let location = format!(
+            "https://accounts.google.com/o/oauth2/v2/auth?client_id=123-abc.apps.googleusercontent.com&response_type=code&scope=openid+email&redirect_uri={}&state=s",
+            crate::form::encode(&handle_redirect_uri("123-abc.apps.googleusercontent.com"))
+        );
         let resp = Denial::EmptyToken {
-            location: sign_in_location("123-abc.apps.googleusercontent.com"),
+            location,
             ajax: false,
         }
         .into_response();
@@ -469,7 +535,6 @@ mod tests {
         assert!(location.starts_with(
             "https://accounts.google.com/o/oauth2/v2/auth?client_id=123-abc.apps.googleusercontent.com&response_type=code&scope=openid+email&redirect_uri=https%3A%2F%2Fiap.googleapis.com%2Fv1%2Foauth%2FclientIds%2F123-abc.apps.googleusercontent.com%3AhandleRedirect&state="
         ), "{location}");
-        assert!(location.contains("&code_challenge_method=S256"));
         assert!(
             resp.headers()[header::SET_COOKIE]
                 .to_str()

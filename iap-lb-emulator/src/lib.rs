@@ -14,17 +14,17 @@
 //! | host | box | module |
 //! | --- | --- | --- |
 //! | `metadata.google.internal`, `/computeMetadata/...` on localhost | metadata server | [`hosts::metadata`] |
-//! | `accounts.google.com` | OIDC discovery | [`hosts::accounts`] |
+//! | `accounts.google.com` | OIDC discovery, the test sign-in page | [`hosts::accounts`] |
 //! | `www.googleapis.com` | Google, securetoken and service-account keys | [`hosts::googleapis`] |
 //! | `oauth2.googleapis.com` | JWT-bearer token exchange | [`hosts::oauth2`] |
 //! | `www.gstatic.com` | IAP keys | [`hosts::gstatic`] |
 //! | `identitytoolkit.googleapis.com` | Firebase sign-up and sign-in | [`hosts::identitytoolkit`] |
 //! | `securetoken.googleapis.com` | Firebase token refresh | [`hosts::securetoken`] |
 //! | the topology's domain | external Application Load Balancer + IAP | [`hosts::lb`], [`iap`] |
+//! | `iap.googleapis.com` | IAP's OAuth callback (browser flow) | [`hosts::iap_web`], [`browser`] |
 //! | `*.run.app` (both host forms) | Cloud Run front end: ingress, invoker IAM, the service | [`hosts::run_app`] |
 //! | `localhost`, `127.0.0.1` | the emulator: `/_emulator/...` and `/<host>/<path>` prefixes | [`hosts::admin`], [`host`] |
-//!
-//! IAP's browser sign-in flow (sign-in page, cookies) is not built yet; its redirect is.
+
 //!
 //! # Layout
 //!
@@ -33,6 +33,8 @@
 //! - `dispatch`: the front door that picks a box per request and logs it.
 //! - [`hosts`]: one module per box.
 //! - [`iap`]: IAP's checks, [`iap::Denial`] with Google's answers, the signed header.
+//! - [`browser`]: IAP's browser flow: one-time codes and tickets, cookie sessions.
+//! - [`form`]: URL-encoded forms and queries.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
 //! - [`services`]: each Cloud Run service's ingress and invokers, mutable at run time.
@@ -50,10 +52,12 @@
 //! - Relax a check silently: weaker-than-production settings are enum variants listed by
 //!   [`Config::relaxations`] and logged at start.
 
+pub mod browser;
 pub mod config;
 mod dispatch;
 pub mod emulator;
 pub mod firebase;
+pub mod form;
 pub mod google_html;
 pub mod host;
 pub mod hosts;

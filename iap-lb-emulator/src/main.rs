@@ -63,6 +63,9 @@ struct Cli {
     /// A peer address whose direct run.app requests count as internal traffic (repeatable).
     #[arg(long = "internal-caller")]
     internal_callers: Vec<std::net::IpAddr>,
+    /// A person the emulated Google sign-in page offers for IAP's browser flow (repeatable).
+    #[arg(long = "test-user")]
+    test_users: Vec<String>,
     /// Seconds a service may take before Cloud Run's 504.
     #[arg(long, default_value_t = 300)]
     request_timeout: u64,
@@ -111,6 +114,7 @@ impl Cli {
         };
         config.internal_callers = self.internal_callers.clone();
         config.request_timeout = Duration::from_secs(self.request_timeout);
+        config.test_users = self.test_users.clone();
         config
     }
 }

@@ -149,17 +149,44 @@ impl Services {
     }
 }
 
-/// Whether IAM `member` covers an authenticated principal, given by email. `allUsers` and
-/// `allAuthenticatedUsers` cover everyone who got this far; `domain:` covers the domain's
-/// emails; group membership is not modelled, so no `group:` ever matches.
-pub fn covers(member: &Member, principal: &str) -> bool {
+/// Whether an authenticated principal is a person or a service account: IAM members name one
+/// kind (`user:` / `serviceAccount:`), and a person must never match a service account's binding
+/// because the two happen to share an email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    ServiceAccount,
+}
+
+impl PrincipalKind {
+    /// Service accounts are the project's accounts and any `*.gserviceaccount.com` email.
+    pub fn of(email: &str, accounts: &crate::service_accounts::ServiceAccounts) -> Self {
+        if accounts.resolve(email).is_some()
+            || email.to_ascii_lowercase().ends_with(".gserviceaccount.com")
+        {
+            Self::ServiceAccount
+        } else {
+            Self::User
+        }
+    }
+}
+
+/// Whether IAM `member` covers an authenticated principal (`email` of `kind`). `allUsers` and
+/// `allAuthenticatedUsers` cover everyone who got this far; `domain:` covers the domain's people;
+/// group membership is not modelled, so no `group:` ever matches.
+pub fn covers(member: &Member, email: &str, kind: PrincipalKind) -> bool {
     match member {
         Member::AllUsers | Member::AllAuthenticatedUsers => true,
-        Member::ServiceAccount(email) => email.as_str().eq_ignore_ascii_case(principal),
-        Member::User(email) => email.eq_ignore_ascii_case(principal),
-        Member::Domain(domain) => principal
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain.as_str())),
+        Member::ServiceAccount(sa) => {
+            kind == PrincipalKind::ServiceAccount && sa.as_str().eq_ignore_ascii_case(email)
+        }
+        Member::User(user) => kind == PrincipalKind::User && user.eq_ignore_ascii_case(email),
+        Member::Domain(domain) => {
+            kind == PrincipalKind::User
+                && email
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain.as_str()))
+        }
         Member::Group(_) => false,
     }
 }

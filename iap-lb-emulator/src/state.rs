@@ -49,6 +49,8 @@ pub struct Shared {
     pub services: Services,
     /// The client that forwards to service upstreams.
     pub upstream_client: reqwest::Client,
+    /// IAP's browser flow: codes, tickets, sessions.
+    pub sign_ins: crate::browser::SignIns,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
     pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
@@ -94,6 +96,7 @@ impl Shared {
             services,
             upstream_client: crate::upstream::client()?,
             key_faults: Default::default(),
+            sign_ins: Default::default(),
             started_at: google_tokens::now_unix(),
         }))
     }

@@ -11,7 +11,12 @@
 //! 4. **`gcp-iap-mode` hooks** (item 33), once the caller is authenticated:
 //!    `IDENTITY` answers `{"email","sub"}` even without access; `SECURE_TOKEN_TEST` with
 //!    `iap-secure-token-test-type` passes the chosen broken assertion to the backend;
-//!    `CLEAR_LOGIN_COOKIE` clears IAP's cookies and redirects to the app.
+//!    `CLEAR_LOGIN_COOKIE` (any caller) ends the browser session, clears IAP's cookies and
+//!    redirects to the app.
+//!
+//!    **Browser flow** ([`crate::browser`]): `/_gcp_iap/authenticate?ticket=` turns a ticket
+//!    from IAP's callback into the session cookies; later requests with the cookie authenticate
+//!    as that person.
 //! 5. **Toward the backend**: `x-goog-iap-jwt-assertion` (ES256, `aud`
 //!    `/projects/NUM/global/backendServices/ID`, 600 s), `x-goog-authenticated-user-email` and
 //!    `-id` (items 21-24), and `X-Serverless-Authorization: Bearer` with an ID token of IAP's
@@ -31,6 +36,7 @@ use blueprint::IngressSource;
 use google_tokens::GoogleIdClaims;
 use serde_json::json;
 
+use crate::browser;
 use crate::hosts::run_app::{self, Caller, X_SERVERLESS_AUTHORIZATION};
 use crate::iap::{self, ACCOUNTS_PREFIX, Identity, TestAssertion};
 use crate::state::{AppState, Scheme};
@@ -82,12 +88,25 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
         .copied()
         .unwrap_or(Scheme::Https);
 
+    if path == "/_gcp_iap/authenticate" {
+        return authenticate_browser(&state, req.uri().query());
+    }
+    if iap_mode(req.uri().query()).0.as_deref() == Some("CLEAR_LOGIN_COOKIE") {
+        return clear_login_cookie(&state, req.headers(), &domain);
+    }
     let options_pass = req.method() == Method::OPTIONS && topology.iap().allow_http_options();
     if options_pass {
         tracing::info!(service = %name, decision = "allowed", reason = "OPTIONS with allowHttpOptions", "iap");
     } else {
         let resource_url = format!("https://{domain}{path}");
-        let identity = match iap::authenticate(&state, req.headers(), &resource_url) {
+        let target_uri = format!(
+            "https://{domain}{}",
+            req.uri()
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/")
+        );
+        let identity = match iap::authenticate(&state, req.headers(), &resource_url, &target_uri) {
             Ok(identity) => identity,
             Err(denial) => {
                 tracing::info!(service = %name, decision = "denied", reason = ?denial, "iap");
@@ -95,13 +114,9 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
             }
         };
         let (mode, test) = iap_mode(req.uri().query());
-        match mode.as_deref() {
-            Some("IDENTITY") => {
-                tracing::info!(service = %name, principal = %identity.email, "iap: gcp-iap-mode=IDENTITY");
-                return identity_answer(&identity);
-            }
-            Some("CLEAR_LOGIN_COOKIE") => return clear_login_cookie(&domain),
-            _ => {}
+        if mode.as_deref() == Some("IDENTITY") {
+            tracing::info!(service = %name, principal = %identity.email, "iap: gcp-iap-mode=IDENTITY");
+            return identity_answer(&identity);
         }
         if let Err(denial) = iap::authorize(&current.iap_accessors, &identity) {
             tracing::info!(service = %name, principal = %identity.email, decision = "denied", reason = "not an IAP-secured Web App User", "iap");
@@ -180,17 +195,74 @@ fn identity_answer(identity: &Identity) -> Response {
     resp
 }
 
-/// `gcp-iap-mode=CLEAR_LOGIN_COOKIE` (item 33, newer wording: back to the app). The browser
-/// session cookies are cleared; with bearer credentials there is nothing else to forget.
-fn clear_login_cookie(domain: &str) -> Response {
-    let mut resp = iap::generated(StatusCode::FOUND, "");
-    if let Ok(v) = HeaderValue::from_str(&format!("https://{domain}/")) {
-        resp.headers_mut().insert(header::LOCATION, v);
+/// `gcp-iap-mode=CLEAR_LOGIN_COOKIE` (item 33, newer wording: back to the app): the browser
+/// session ends and both of IAP's cookies are cleared. Bearer callers have nothing to forget.
+fn clear_login_cookie(state: &AppState, headers: &axum::http::HeaderMap, domain: &str) -> Response {
+    let name =
+        browser::session_cookie_name(state.config.topology.iap().oauth2_client_id().as_str());
+    for value in headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|h| browser::cookie(h, &name))
+    {
+        if state.sign_ins.close_session(value) {
+            tracing::info!("iap: browser session cleared");
+        }
     }
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("GCP_IAP_UID=; Path=/; Max-Age=0; Secure; HttpOnly"),
-    );
+    let mut resp = iap::generated(StatusCode::FOUND, "");
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("https://{domain}/")) {
+        h.insert(header::LOCATION, v);
+    }
+    for cookie in [
+        format!("{name}=; Path=/; Max-Age=0; Secure; HttpOnly"),
+        "GCP_IAP_UID=; Path=/; Max-Age=0; Secure; HttpOnly".to_string(),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// `/_gcp_iap/authenticate?ticket=...`: the last hop of the browser flow (see
+/// [`crate::browser`]). A live ticket becomes a session: `__Host-GCP_IAP_AUTH_TOKEN_<hex>` and
+/// `GCP_IAP_UID` (item 35), then back to the target. Without one, IAP's answer to a callback
+/// that carries no token (item 16: 401 "Invalid IAP credentials: empty token").
+fn authenticate_browser(state: &AppState, query: Option<&str>) -> Response {
+    let pairs = crate::form::parse(query.unwrap_or("").as_bytes());
+    let Some((identity, target)) =
+        crate::form::get(&pairs, "ticket").and_then(|ticket| state.sign_ins.redeem_ticket(ticket))
+    else {
+        tracing::info!(
+            decision = "denied",
+            reason = "no live ticket",
+            "iap browser callback"
+        );
+        return iap::generated(
+            StatusCode::UNAUTHORIZED,
+            "Invalid IAP credentials: empty token",
+        );
+    };
+    let name =
+        browser::session_cookie_name(state.config.topology.iap().oauth2_client_id().as_str());
+    let user_id = identity.user_id.clone();
+    let session = state.sign_ins.open_session(identity);
+    let mut resp = iap::generated(StatusCode::FOUND, "");
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&target) {
+        h.insert(header::LOCATION, v);
+    }
+    // `__Host-` requires Secure, Path=/ and no Domain; the other attributes are the emulator's.
+    for cookie in [
+        format!("{name}={session}; Path=/; Secure; HttpOnly"),
+        format!("GCP_IAP_UID={user_id}; Path=/; Secure; HttpOnly"),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
     resp
 }
 

@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod admin;
 pub mod googleapis;
 pub mod gstatic;
+pub mod iap_web;
 pub mod identitytoolkit;
 pub mod lb;
 pub mod metadata;
@@ -42,6 +43,7 @@ pub struct HostRouters {
     admin: Router,
     run_app: Router,
     lb: Router,
+    iap: Router,
 }
 
 impl HostRouters {
@@ -56,6 +58,7 @@ impl HostRouters {
             securetoken: securetoken::router(state.clone()),
             run_app: run_app::router(state.clone()),
             lb: lb::router(state.clone()),
+            iap: iap_web::router(state.clone()),
             admin: admin::router(state),
         }
     }
@@ -72,6 +75,7 @@ impl HostRouters {
             GoogleHost::Emulator => self.admin.clone(),
             GoogleHost::RunApp(_) => self.run_app.clone(),
             GoogleHost::LoadBalancer => self.lb.clone(),
+            GoogleHost::Iap => self.iap.clone(),
         }
     }
 }

@@ -46,7 +46,7 @@ use google_tokens::{GoogleIdClaims, Policy};
 use crate::config::IngressRefusal;
 use crate::google_html;
 use crate::host::GoogleHost;
-use crate::services::{ServiceState, covers};
+use crate::services::{PrincipalKind, ServiceState, covers};
 use crate::state::{AppState, Scheme};
 use crate::upstream::{self, UpstreamError};
 
@@ -288,7 +288,8 @@ fn check_invoker(
                 .map(|a| a.email.clone())
         })
         .unwrap_or_else(|| claims.sub.clone());
-    if current.invokers.iter().any(|m| covers(m, &principal)) {
+    let kind = PrincipalKind::of(&principal, &state.accounts);
+    if current.invokers.iter().any(|m| covers(m, &principal, kind)) {
         Ok(Invoker::Member { principal, header })
     } else {
         Err(InvokerDenial::NotInvoker(principal))

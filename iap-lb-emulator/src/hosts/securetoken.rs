@@ -68,7 +68,7 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> Result<(Option<String>, Option<St
             get("refresh_token", "refreshToken"),
         ));
     }
-    let form = firebase::parse_form(body);
+    let form = crate::form::parse(body);
     let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     Ok((get("grant_type"), get("refresh_token")))
 }

@@ -604,3 +604,192 @@ async fn options_skips_iap_only_with_allow_http_options() {
         "other methods still need credentials"
     );
 }
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()["location"]
+        .to_str()
+        .expect("ascii location")
+        .to_string()
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    iap_lb_emulator::form::get(&iap_lb_emulator::form::parse(query.as_bytes()), name)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_browser_flow_signs_in_a_test_user_and_sets_iaps_cookies() {
+    let f = fortress_with(helpers::topology(), |c| {
+        c.test_users = vec!["alice@example.com".into()];
+    })
+    .await;
+    let target = f.url("/smoothie/menu?size=large");
+
+    // 1. IAP sends the browser to Google's sign-in.
+    let first = f.client.get(&target).send().await.expect("send");
+    assert_eq!(first.status(), StatusCode::FOUND);
+    let sign_in = location(&first);
+
+    // 2. The emulated sign-in page offers the test identity, never a service account.
+    let page = f.client.get(&sign_in).send().await.expect("send");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("alice@example.com"), "{html}");
+    assert!(!html.contains(GATEWAY_SA));
+
+    let form = |email: &str| {
+        vec![
+            ("client_id", query_param(&sign_in, "client_id")),
+            ("redirect_uri", query_param(&sign_in, "redirect_uri")),
+            ("state", query_param(&sign_in, "state")),
+            ("email", email.to_string()),
+        ]
+    };
+    let refused = f
+        .client
+        .post("https://accounts.google.com/o/oauth2/v2/auth")
+        .form(&form(GATEWAY_SA))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // 3. Choosing alice: a code for IAP's handleRedirect.
+    let chosen = f
+        .client
+        .post("https://accounts.google.com/o/oauth2/v2/auth")
+        .form(&form("alice@example.com"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(chosen.status(), StatusCode::FOUND);
+    let callback = location(&chosen);
+    assert!(
+        callback.starts_with(&format!(
+            "https://iap.googleapis.com/v1/oauth/clientIds/{CLIENT_ID}:handleRedirect?state="
+        )),
+        "{callback}"
+    );
+
+    // 4. IAP's callback: a ticket for the app's own host.
+    let handled = f.client.get(&callback).send().await.expect("send");
+    assert_eq!(handled.status(), StatusCode::FOUND);
+    let authenticate = location(&handled);
+    assert!(
+        authenticate.starts_with(&f.url("/_gcp_iap/authenticate?ticket=")),
+        "{authenticate}"
+    );
+    let replayed = f.client.get(&callback).send().await.expect("send");
+    assert_eq!(
+        replayed.status(),
+        StatusCode::BAD_REQUEST,
+        "codes are one-time"
+    );
+
+    // 5. The cookies, then back to the target.
+    let landed = f.client.get(&authenticate).send().await.expect("send");
+    assert_eq!(landed.status(), StatusCode::FOUND);
+    assert_eq!(location(&landed), target);
+    let cookies: Vec<String> = landed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-GCP_IAP_AUTH_TOKEN_"))
+        .expect("session cookie");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/") && !session.contains("Domain")
+    );
+    assert!(cookies.iter().any(|c| c.starts_with("GCP_IAP_UID=")));
+    let cookie = session.split(';').next().expect("pair").to_string();
+    let replayed = f.client.get(&authenticate).send().await.expect("send");
+    assert_eq!(
+        replayed.status(),
+        StatusCode::UNAUTHORIZED,
+        "tickets are one-time"
+    );
+
+    // 6. Signed in but not an accessor: IAM is checked on every request.
+    let resp = f
+        .client
+        .get(&target)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // A person never matches a service account's binding, and vice versa.
+    let alice = Member::parse("user:alice@example.com").expect("member");
+    assert!(f.emulator.add_iap_accessor("smoothie-service", alice));
+    let resp = f
+        .client
+        .get(&target)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(
+        seen["headers"]["x-goog-authenticated-user-email"],
+        "accounts.google.com:alice@example.com"
+    );
+
+    // 7. CLEAR_LOGIN_COOKIE ends the session.
+    let cleared = f
+        .client
+        .get(f.url("/?gcp-iap-mode=CLEAR_LOGIN_COOKIE"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(cleared.status(), StatusCode::FOUND);
+    assert!(
+        cleared
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().expect("ascii").contains("Max-Age=0"))
+    );
+    let after = f
+        .client
+        .get(&target)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(after.status(), StatusCode::FOUND, "back to sign-in");
+}
+
+#[tokio::test]
+async fn iaps_callback_refuses_a_forged_state() {
+    let f = fortress_with(helpers::topology(), |c| {
+        c.test_users = vec!["alice@example.com".into()];
+    })
+    .await;
+    let forged_state = SigningKey::generate_ec(None)
+        .expect("key")
+        .sign(&json!({
+            "iss": "https://cloud.google.com/iap",
+            "aud": CLIENT_ID,
+            "target_uri": "https://evil.example/",
+            "iat": google_tokens::now_unix(),
+            "exp": google_tokens::now_unix() + 60,
+        }))
+        .expect("sign");
+    let resp = f
+        .client
+        .get(format!(
+            "https://iap.googleapis.com/v1/oauth/clientIds/{CLIENT_ID}:handleRedirect?state={forged_state}&code=4/x"
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
