@@ -34,19 +34,19 @@ fn is_jwt_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
 }
 
-/// One token found in a request.
+/// One token found in a request (borrowed from its header; owned when percent-decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located {
-    pub token: String,
+pub struct Located<'a> {
+    pub token: std::borrow::Cow<'a, str>,
 }
 
 /// Tokens for `locations`, in Envoy's order (headers by name+prefix, then query parameters by
 /// name).
-pub fn extract(
-    headers: &HeaderMap,
-    query: Option<&str>,
+pub fn extract<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
     locations: &[JwtLocation],
-) -> Vec<Located> {
+) -> Vec<Located<'a>> {
     let mut header_locs: Vec<(&http::HeaderName, Option<&str>)> = Vec::new();
     let mut query_locs: Vec<&str> = Vec::new();
     for loc in locations {
@@ -81,7 +81,7 @@ pub fn extract(
                 }
             };
             out.push(Located {
-                token: token.to_owned(),
+                token: std::borrow::Cow::Borrowed(token),
             });
         }
     }
@@ -92,7 +92,9 @@ pub fn extract(
                 (percent_decode(k) == name).then(|| percent_decode(v))
             });
             if let Some(v) = found {
-                out.push(Located { token: v });
+                out.push(Located {
+                    token: std::borrow::Cow::Owned(v),
+                });
             }
         }
     }
@@ -202,6 +204,9 @@ fn fetch_status(err: &FetchError) -> JwtStatus {
     }
 }
 
+/// ESPv2's `--jwt_cache_size` default: verified tokens remembered per provider.
+pub const JWT_CACHE_SIZE: usize = 1000;
+
 /// A provider ready to verify.
 #[derive(Debug)]
 pub struct Provider {
@@ -209,6 +214,12 @@ pub struct Provider {
     http: reqwest::Client,
     options: JwksClientOptions,
     keys: OnceCell<ProviderKeys>,
+    /// Tokens that fully verified for this provider, with their `nbf` and `exp` (Envoy's
+    /// `JwtCache`, on in ESPv2 with 1000 entries). A hit skips parsing, keys and signature, as
+    /// in Envoy's `startVerify`; the time is still checked every time. Issuer and audiences are
+    /// fixed per provider here, so a hit has passed them. Full: emptied (a new token then costs
+    /// one verification).
+    verified: std::sync::Mutex<HashMap<String, (u64, u64)>>,
 }
 
 impl Provider {
@@ -260,6 +271,33 @@ impl Provider {
             .ok_or_else(|| fail("no jwks_uri".into()))
     }
 
+    fn cached(&self, token: &str) -> Option<(u64, u64)> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .copied()
+    }
+
+    fn remember(&self, token: &str, nbf: u64, exp: u64) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= JWT_CACHE_SIZE {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (nbf, exp));
+    }
+
+    /// One token, all steps of [`crate::jwt`]; a cache hit only re-checks the time.
+    async fn verify_token(&self, token: &str, now: u64) -> Result<(), JwtStatus> {
+        if let Some((nbf, exp)) = self.cached(token) {
+            return jwt::check_time(nbf, exp, now);
+        }
+        let parsed = jwt::parse(token)?;
+        self.verify(&parsed, now).await?;
+        self.remember(token, parsed.nbf, parsed.exp);
+        Ok(())
+    }
+
     /// Steps 2-5 of [`crate::jwt`] for one parsed token.
     async fn verify(&self, parsed: &ParsedJwt<'_>, now: u64) -> Result<(), JwtStatus> {
         if parsed.iss.as_deref() != Some(self.spec.issuer.as_str()) {
@@ -267,6 +305,11 @@ impl Provider {
         }
         parsed.check_time(now)?;
         parsed.check_audience(&self.spec.audiences)?;
+        self.verify_signature(parsed).await
+    }
+
+    /// Step 5: keys, then the signature.
+    async fn verify_signature(&self, parsed: &ParsedJwt<'_>) -> Result<(), JwtStatus> {
         let (alg_index, alg) = match parsed.alg.as_str() {
             "RS256" => (0, jsonwebtoken::Algorithm::RS256),
             "ES256" => (1, jsonwebtoken::Algorithm::ES256),
@@ -324,9 +367,11 @@ impl Provider {
         }
         let mut payloads = Vec::with_capacity(tokens.len());
         for located in tokens.iter().rev() {
-            let parsed = jwt::parse(&located.token)?;
-            self.verify(&parsed, now).await?;
-            payloads.push(parsed.payload_b64.to_owned());
+            self.verify_token(&located.token, now).await?;
+            // The payload segment as sent: parse() checked there are exactly three.
+            if let Some(payload) = located.token.split('.').nth(1) {
+                payloads.push(payload.to_owned());
+            }
         }
         Ok(payloads)
     }
@@ -354,6 +399,7 @@ impl Authenticator {
                         http: http.clone(),
                         options,
                         keys: OnceCell::new(),
+                        verified: std::sync::Mutex::default(),
                     },
                 )
             })
@@ -407,7 +453,7 @@ mod tests {
     fn tokens(h: &HeaderMap, q: Option<&str>) -> Vec<String> {
         extract(h, q, &default_jwt_locations())
             .into_iter()
-            .map(|l| l.token)
+            .map(|l| l.token.into_owned())
             .collect()
     }
 

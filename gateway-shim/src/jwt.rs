@@ -223,15 +223,9 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, JwtStatus> {
 }
 
 impl ParsedJwt<'_> {
-    /// Step 3 (`Jwt::verifyTimeConstraint`): `nbf` first, then `exp` (0 means absent).
+    /// Step 3, see [`check_time`].
     pub fn check_time(&self, now: u64) -> Result<(), JwtStatus> {
-        if now.saturating_add(CLOCK_SKEW) < self.nbf {
-            return Err(JwtStatus::NotYetValid);
-        }
-        if self.exp != 0 && now > self.exp.saturating_add(CLOCK_SKEW) {
-            return Err(JwtStatus::Expired);
-        }
-        Ok(())
+        check_time(self.nbf, self.exp, now)
     }
 
     /// Step 4 (`CheckAudience::areAudiencesAllowed`): an empty allow-list allows all; otherwise
@@ -250,6 +244,18 @@ impl ParsedJwt<'_> {
             Err(JwtStatus::AudienceNotAllowed)
         }
     }
+}
+
+/// Step 3 (`Jwt::verifyTimeConstraint`): `nbf` first, then `exp` (0 means absent), each with
+/// [`CLOCK_SKEW`].
+pub fn check_time(nbf: u64, exp: u64, now: u64) -> Result<(), JwtStatus> {
+    if now.saturating_add(CLOCK_SKEW) < nbf {
+        return Err(JwtStatus::NotYetValid);
+    }
+    if exp != 0 && now > exp.saturating_add(CLOCK_SKEW) {
+        return Err(JwtStatus::Expired);
+    }
+    Ok(())
 }
 
 /// `sanitizeAudience`: drop an `http://` or `https://` prefix and one trailing `/`.
