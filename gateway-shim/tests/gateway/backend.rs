@@ -400,3 +400,38 @@ async fn connections_to_the_backend_are_reused() {
     }
     assert_eq!(peers.lock().expect("lock").len(), 1);
 }
+
+#[tokio::test]
+async fn a_backend_token_is_refreshed_a_minute_before_it_expires() {
+    let fakes = Fakes::start().await;
+    // Tokens that live 61 s: the gateway must fetch a new one after about 1 s.
+    let key = fakes.sa_key.clone();
+    Mock::given(method("GET"))
+        .and(path(IDENTITY_PATH))
+        .respond_with(move |req: &wiremock::Request| {
+            let aud = req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "audience")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let mut claims = google_tokens::GoogleIdClaims::for_service_account(
+                GATEWAY_SA,
+                "1",
+                &aud,
+                google_tokens::now_unix(),
+            );
+            claims.exp = claims.iat + 61;
+            ResponseTemplate::new(200).set_body_string(key.sign(&claims).expect("sign"))
+        })
+        .mount(&fakes.metadata)
+        .await;
+    fakes.backend_ok().await;
+    let running = Running::start(fakes.standard_config()).await;
+    assert_eq!(running.get("/open", &[]).await.status(), 200);
+    assert_eq!(running.get("/open", &[]).await.status(), 200);
+    assert_eq!(running.gateway.metadata_fetches(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(running.get("/open", &[]).await.status(), 200);
+    assert_eq!(running.gateway.metadata_fetches(), 2);
+}

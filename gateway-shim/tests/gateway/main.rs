@@ -6,4 +6,5 @@ mod backend;
 mod emulator;
 mod helpers;
 mod local_mode;
+mod routing;
 mod specs;
