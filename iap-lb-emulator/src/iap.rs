@@ -132,7 +132,8 @@ impl Denial {
     }
 }
 
-/// An answer IAP generated: text/html, `X-Goog-IAP-Generated-Response: true`.
+/// An answer IAP generated: text/html, `X-Goog-IAP-Generated-Response: true`,
+/// `Server: Google Frontend`.
 pub fn generated(status: StatusCode, body: impl Into<String>) -> Response {
     let mut resp = (status, body.into()).into_response();
     let h = resp.headers_mut();
@@ -144,6 +145,8 @@ pub fn generated(status: StatusCode, body: impl Into<String>) -> Response {
         X_GOOG_IAP_GENERATED_RESPONSE.clone(),
         HeaderValue::from_static("true"),
     );
+    // item 15: IAP's answers come from Google's front end.
+    h.insert(header::SERVER, HeaderValue::from_static("Google Frontend"));
     resp
 }
 

@@ -121,13 +121,18 @@ impl Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Cloud Logging JSON on stdout, RUST_LOG filter: the same lines as every fortress binary.
+    let contract = match cloud_run::Contract::from_env() {
+        Ok(contract) => contract,
+        Err(err) => {
+            eprintln!("iap-lb-emulator: {err}");
+            return ExitCode::from(64);
+        }
+    };
+    if let Err(err) = cloud_run::init_logging(&contract) {
+        eprintln!("iap-lb-emulator: {err}");
+        return ExitCode::from(70);
+    }
     let cli = Cli::parse();
     let topology = match Topology::load(&cli.topology) {
         Ok(topology) => topology,

@@ -137,6 +137,7 @@ async fn assert_iap(resp: reqwest::Response, status: u16, text: &str, echo: &Ech
     assert_eq!(resp.status().as_u16(), status);
     assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
     assert_eq!(resp.headers()["content-type"], "text/html; charset=UTF-8");
+    assert_eq!(resp.headers()["server"], "Google Frontend");
     assert_eq!(resp.text().await.expect("body"), text);
     assert_eq!(echo.count(), 0, "the backend saw nothing");
 }
