@@ -8,11 +8,16 @@ python := justfile_directory() / ".venv/bin/python"
 default:
     @just --list
 
-# The main job. Until the e2e crate lands (issue 5) it runs what exists: the sample services'
-# end-to-end tests (each service started on a random port, IAP assertions minted and checked).
+# The main job: the whole fortress started in-process and attacked with the Gherkin suite
+# (e2e/features). Options go to cucumber: `just e2e --tags @gateway`, `just e2e --name 'back
+# door'`, `just e2e --fail-fast`, `just e2e --concurrency 1`. JUnit: target/e2e/junit.xml.
 e2e *ARGS:
-    @echo "e2e: the Gherkin suite is not built yet; running the services' end-to-end tests"
-    cargo nextest run --no-fail-fast -p smoothie-service -p coffee-service -p iap-assertion {{ARGS}}
+    cargo test -p e2e --test bdd -- {{ARGS}}
+
+# The same fortress in the foreground on fixed ports, with the tutorial's curl tests and a fresh
+# Firebase token printed; writes .fortress/stack.env once ready. Ctrl-C stops it.
+up *ARGS:
+    cargo run -p e2e --bin fortress-up -- {{ARGS}}
 
 # Every test in the workspace, including the Python interop checks.
 test: python-deps

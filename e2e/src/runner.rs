@@ -1,0 +1,120 @@
+//! The suite runner: cucumber with fortress's settings, shared by `tests/bdd.rs` (`just e2e`)
+//! and the runner's own test.
+//!
+//! - scenarios run concurrently (8 at a time unless `--concurrency`), `@serial` ones alone;
+//! - `@isolated` scenarios get a fortress of their own, stopped after them;
+//! - an undefined step fails the run (`fail_on_skipped`), so a typo cannot pass silently;
+//! - the readable summary goes to stdout, a JUnit XML report to `--junit` (default
+//!   `target/e2e/junit.xml`);
+//! - every cucumber option passes through: `--tags @x`, `--name REGEX`, `--fail-fast`,
+//!   `--input FILE_OR_DIR`, `--concurrency N`.
+//!
+//! The process exits 0 only when every scenario passed.
+
+use std::path::PathBuf;
+
+use clap::Parser as _;
+use cucumber::writer::Stats as _;
+use cucumber::{World, WriterExt, cli, writer};
+use futures_util::FutureExt;
+
+use crate::world::FortressWorld;
+
+/// fortress's own options, beside cucumber's.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunnerOpts {
+    /// Where the JUnit XML report goes.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// Scenarios run at once by default: the stack is in-process and I/O bound.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Runs the features under `features` (or `--input`) with the process's arguments and returns
+/// the process exit code.
+pub async fn run(features: PathBuf) -> i32 {
+    run_with_args(features, std::env::args_os()).await
+}
+
+/// [`run`] with the given command line (`args[0]` is the program name): 0 when every scenario
+/// passed, 1 when any failed, 2 for a usage or I/O error.
+pub async fn run_with_args<I, T>(features: PathBuf, args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    init_logging();
+    let opts = match cli::Opts::<_, _, _, RunnerOpts>::try_parse_from(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let junit_path = opts
+        .custom
+        .junit
+        .clone()
+        .unwrap_or_else(|| crate::stack::workspace_root().join("target/e2e/junit.xml"));
+    if let Some(dir) = junit_path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("e2e: cannot create {}: {e}", dir.display());
+        return 2;
+    }
+    let junit = match std::fs::File::create(&junit_path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("e2e: cannot write {}: {e}", junit_path.display());
+            return 2;
+        }
+    };
+    let started = std::time::Instant::now();
+    let writer = FortressWorld::cucumber()
+        .max_concurrent_scenarios(DEFAULT_CONCURRENCY)
+        .fail_on_skipped()
+        .before(|feature, rule, scenario, world| {
+            let tagged = |t: &String| t == "isolated";
+            world.isolated = feature.tags.iter().any(tagged)
+                || rule.is_some_and(|r| r.tags.iter().any(tagged))
+                || scenario.tags.iter().any(tagged);
+            async {}.boxed_local()
+        })
+        .after(|_, _, _, _, world| {
+            async move {
+                if let Some(world) = world {
+                    world.release().await;
+                }
+            }
+            .boxed_local()
+        })
+        .with_writer(
+            writer::Basic::stdout()
+                .summarized()
+                .tee::<FortressWorld, _>(writer::JUnit::for_tee(junit, 0))
+                .normalized(),
+        )
+        .with_cli(opts)
+        .run(features)
+        .await;
+    let failed = writer.execution_has_failed();
+    println!(
+        "e2e: {} in {:.2} s; JUnit report: {}",
+        if failed { "FAILED" } else { "passed" },
+        started.elapsed().as_secs_f64(),
+        junit_path.display()
+    );
+    i32::from(failed)
+}
+
+/// Warnings and errors from the components, on stderr; `RUST_LOG` is read by the subscriber
+/// itself, never set.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

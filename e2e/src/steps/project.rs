@@ -1,0 +1,101 @@
+//! Which fortress a scenario runs against, and changes to the emulated project.
+
+use cucumber::given;
+
+use super::Member;
+use crate::world::FortressWorld;
+
+#[given(expr = "the fortress is running")]
+async fn the_fortress_is_running(w: &mut FortressWorld) -> Result<(), String> {
+    w.fortress().await.map(drop)
+}
+
+#[given(expr = "a fortress where {word} sets {string} to {string}")]
+async fn a_fortress_where(
+    w: &mut FortressWorld,
+    document: String,
+    path: String,
+    value: String,
+) -> Result<(), String> {
+    w.vary(&document, &path, &value)
+}
+
+#[given(expr = "{string} has ingress {string}")]
+async fn has_ingress(
+    w: &mut FortressWorld,
+    service: String,
+    ingress: String,
+) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let ingress = blueprint::Ingress::parse(&ingress).map_err(|e| e.to_string())?;
+    f.emulator
+        .set_ingress(&service, ingress)
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
+
+async fn member(w: &mut FortressWorld, who: &Member) -> Result<blueprint::Member, String> {
+    let text = w.expand(&who.as_iam()).await?;
+    blueprint::Member::parse(&text).map_err(|e| e.to_string())
+}
+
+#[given(expr = "{member} is an invoker of {string}")]
+async fn is_an_invoker(w: &mut FortressWorld, who: Member, service: String) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let m = member(w, &who).await?;
+    f.emulator
+        .add_invoker(&service, m)
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
+
+#[given(expr = "{member} is not an invoker of {string}")]
+async fn is_not_an_invoker(
+    w: &mut FortressWorld,
+    who: Member,
+    service: String,
+) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let m = member(w, &who).await?;
+    f.emulator
+        .remove_invoker(&service, &m)
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
+
+#[given(expr = "{member} is removed from the IAP access list of {string}")]
+async fn removed_from_iap(
+    w: &mut FortressWorld,
+    who: Member,
+    service: String,
+) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let m = member(w, &who).await?;
+    f.emulator
+        .remove_iap_accessor(&service, &m)
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
+
+#[given(expr = "{member} is added to the IAP access list of {string}")]
+async fn added_to_iap(w: &mut FortressWorld, who: Member, service: String) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let m = member(w, &who).await?;
+    f.emulator
+        .add_iap_accessor(&service, m)
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
+
+#[given(expr = "{string} takes {int} milliseconds to answer")]
+async fn takes_to_answer(
+    w: &mut FortressWorld,
+    service: String,
+    millis: u64,
+) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    f.emulator
+        .set_service_delay(&service, std::time::Duration::from_millis(millis))
+        .then_some(())
+        .ok_or_else(|| format!("the topology has no service {service:?}"))
+}
