@@ -125,6 +125,9 @@ pub struct FortressWorld {
     stack: Option<Arc<Fortress>>,
     /// Whether `stack` is this scenario's own.
     own: bool,
+    /// Whether a step has sent a request or changed the project: from then on the stack is
+    /// fixed.
+    used: bool,
     /// The client's token, if any.
     pub credential: Option<String>,
     pub token_place: TokenPlace,
@@ -141,6 +144,7 @@ impl FortressWorld {
             openapi_edits: Vec::new(),
             stack: None,
             own: false,
+            used: false,
             credential: None,
             token_place: TokenPlace::Authorization,
             headers: Vec::new(),
@@ -171,6 +175,7 @@ impl FortressWorld {
     /// The stack, for a step that changes the emulated project: only a scenario's own.
     pub async fn fortress_to_change(&mut self) -> Result<Arc<Fortress>, String> {
         let stack = self.fortress().await?;
+        self.used = true;
         if !self.own {
             return Err(
                 "this step changes the emulated project, which the scenarios running \
@@ -182,13 +187,15 @@ impl FortressWorld {
         Ok(stack)
     }
 
-    /// A variation must come before the stack starts.
-    pub fn vary(&mut self, document: &str, path: &str, value: &str) -> Result<(), String> {
-        if self.stack.is_some() {
+    /// A variation must come before any request or change; a stack joined before it (by a
+    /// `Background`'s "the fortress is running") is left for one with the variation.
+    pub async fn vary(&mut self, document: &str, path: &str, value: &str) -> Result<(), String> {
+        if self.used {
             return Err(
-                "a variation of the fortress must come before any step that uses it".into(),
+                "a variation of the fortress must come before any request or change to it".into(),
             );
         }
+        self.release().await;
         let edit = Edit::new(path, value);
         match document {
             "fortress.yaml" => self.topology_edits.push(edit),
@@ -202,8 +209,9 @@ impl FortressWorld {
 
     /// Stops this scenario's own stack, if it has one.
     pub async fn release(&mut self) {
+        let own = std::mem::take(&mut self.own);
         if let Some(stack) = self.stack.take()
-            && self.own
+            && own
             && let Ok(fortress) = Arc::try_unwrap(stack)
         {
             fortress.shutdown().await;
@@ -214,9 +222,12 @@ impl FortressWorld {
     /// `<IAP client id>`, `<project id>`, `<project number>`, `<domain>`,
     /// `<gateway service account>`, `<IAP service agent>`, `<rogue service account>`,
     /// `<load balancer URL>`, `<run.app URL of NAME>`, `<IAP audience of NAME>`.
+    ///
+    /// Escapes inside a quoted value are undone first: `\"` is `"`, `\\` is `\`.
     pub async fn expand(&mut self, text: &str) -> Result<String, String> {
+        let text = unescape(text);
         if !text.contains('<') {
-            return Ok(text.to_owned());
+            return Ok(text);
         }
         let f = self.fortress().await?;
         let t = &f.topology;
@@ -275,6 +286,7 @@ impl FortressWorld {
         extra: &[(String, String)],
     ) -> Result<(), String> {
         let f = self.fortress().await?;
+        self.used = true;
         let path = self.expand(path).await?;
         let mut url = self.url(door, &path).await?;
         let method = http::Method::from_bytes(method.as_bytes())
@@ -361,6 +373,27 @@ impl FortressWorld {
             )),
         }
     }
+}
+
+/// `\"` to `"` and `\\` to `\`: cucumber's `{string}` keeps a quoted value's escapes.
+pub fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next @ ('"' | '\\')) => out.push(next),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `error: cause: cause`, since reqwest's own message is often only "error sending request".

@@ -17,7 +17,8 @@ async fn a_fortress_where(
     path: String,
     value: String,
 ) -> Result<(), String> {
-    w.vary(&document, &path, &value)
+    let value = crate::world::unescape(&value);
+    w.vary(&document, &path, &value).await
 }
 
 #[given(expr = "{string} has ingress {string}")]
