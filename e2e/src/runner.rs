@@ -73,7 +73,6 @@ where
     let started = std::time::Instant::now();
     let writer = FortressWorld::cucumber()
         .max_concurrent_scenarios(DEFAULT_CONCURRENCY)
-        .fail_on_skipped()
         .before(|feature, rule, scenario, world| {
             let tagged = |t: &String| t == "isolated";
             world.isolated = feature.tags.iter().any(tagged)
@@ -95,6 +94,8 @@ where
                 .tee::<FortressWorld, _>(writer::JUnit::for_tee(junit, 0))
                 .normalized(),
         )
+        // After `with_writer`, which would replace the wrapper: an undefined step fails.
+        .fail_on_skipped()
         .with_cli(opts)
         .run(features)
         .await;

@@ -26,7 +26,7 @@ async fn a_failing_scenario_fails_the_run_and_the_junit_report() {
         "a failed scenario must make the exit code non-zero"
     );
     let xml = std::fs::read_to_string(&junit).expect("the JUnit report is written");
-    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("failures=\"2\""), "{xml}");
     assert!(
         xml.contains("A scenario that does not hold fails the run"),
         "{xml}"
@@ -52,4 +52,17 @@ async fn tag_filters_pass_through_and_a_clean_run_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_option_is_a_usage_error() {
     assert_eq!(run(&["--no-such-option"]).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undefined_step_fails_the_run() {
+    let junit = report("runner-undefined.xml");
+    let code = run(&[
+        "--tags",
+        "@undefined",
+        "--junit",
+        junit.to_str().expect("utf-8 path"),
+    ])
+    .await;
+    assert_eq!(code, 1, "a skipped (undefined) step must fail the run");
 }
