@@ -6,8 +6,9 @@
 //! - an undefined step fails the run (`fail_on_skipped`), so a typo cannot pass silently;
 //! - the readable summary goes to stdout, a JUnit XML report to `--junit` (default
 //!   `target/e2e/junit.xml`);
+//! - `--features PATH` runs one feature file or directory instead of `e2e/features`;
 //! - every cucumber option passes through: `--tags @x`, `--name REGEX`, `--fail-fast`,
-//!   `--input FILE_OR_DIR`, `--concurrency N`.
+//!   `--concurrency N`, `--input GLOB`.
 //!
 //! The process exits 0 only when every scenario passed.
 
@@ -26,6 +27,22 @@ pub struct RunnerOpts {
     /// Where the JUnit XML report goes.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A feature file or a directory of them, instead of e2e/features. A relative path is
+    /// looked up from the workspace root, then from e2e/.
+    #[arg(long, value_name = "PATH")]
+    pub features: Option<PathBuf>,
+}
+
+/// `path` as the user meant it: absolute, or relative to the workspace root or to e2e/.
+fn resolve(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    let root = crate::stack::workspace_root();
+    [root.join(&path), root.join("e2e").join(&path)]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or(path)
 }
 
 /// Scenarios run at once by default: the stack is in-process and I/O bound.
@@ -52,6 +69,7 @@ where
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    let features = opts.custom.features.clone().map_or(features, resolve);
     let junit_path = opts
         .custom
         .junit

@@ -34,6 +34,10 @@ struct Args {
     /// Where the env file, the CA certificate and the scratch space go.
     #[arg(long, default_value_os_t = workspace_root().join(".fortress"))]
     dir: PathBuf,
+    /// Run the three tests once the fortress is ready, print their results, and stop (exit 1
+    /// if any fails) instead of waiting for Ctrl-C.
+    #[arg(long)]
+    check: bool,
 }
 
 #[tokio::main]
@@ -85,12 +89,81 @@ async fn run(args: Args) -> Result<(), String> {
         banner(&fortress, &ca_file, &env_file, &args.user, &token)
     );
 
-    cloud_run::shutdown_signal().await;
+    let outcome = if args.check {
+        check(&fortress, &token).await
+    } else {
+        cloud_run::shutdown_signal().await;
+        Ok(())
+    };
     println!("\nstopping the fortress...");
     let _ = std::fs::remove_file(&env_file);
     fortress.shutdown().await;
     println!("stopped");
-    Ok(())
+    outcome
+}
+
+/// The three printed tests, made with the fortress's own client (the same URLs, names mapped to
+/// the emulator as `--connect-to` does, only the local CA trusted).
+async fn check(f: &Fortress, token: &str) -> Result<(), String> {
+    let first = f
+        .topology
+        .services()
+        .first()
+        .map(|s| s.name().as_str().to_string())
+        .unwrap_or_default();
+    let prefix = front_page(f, &first);
+    let run_app = f.run_app_url(&first).unwrap_or_default();
+    let get = |url: String, bearer: Option<&str>| {
+        let mut req = f.client.get(url);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((status, body))
+        }
+    };
+    let (back, _) = get(format!("{run_app}{prefix}"), None).await?;
+    let (front, front_body) = get(format!("{}{prefix}", f.load_balancer_url()), None).await?;
+    let (gateway, gateway_body) = get(format!("{}{prefix}", f.gateway_url()), Some(token)).await?;
+    let results = [
+        (
+            "1. back door closed (404 or 403)",
+            back == 404 || back == 403,
+            back,
+        ),
+        (
+            "2. front door without a pass (302, empty token)",
+            front == 302 && front_body.contains("Invalid IAP credentials: empty token"),
+            front,
+        ),
+        (
+            "3. gateway with a Firebase token (200 JSON)",
+            gateway == 200 && serde_json::from_str::<serde_json::Value>(&gateway_body).is_ok(),
+            gateway,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, ok, status) in results {
+        println!("{} {name}: {status}", if ok { "ok  " } else { "FAIL" });
+        failed += usize::from(!ok);
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} of the tutorial's three tests failed"))
+    }
+}
+
+/// The service's own path prefix (`/smoothie`), for the printed tests.
+fn front_page(f: &Fortress, service: &str) -> String {
+    f.topology
+        .service(service)
+        .and_then(|s| s.paths().first())
+        .map(|p| p.as_str().trim_end_matches("/*").to_string())
+        .unwrap_or_else(|| "/".into())
 }
 
 fn env_name(service: &str) -> String {
@@ -151,12 +224,7 @@ fn banner(f: &Fortress, ca_file: &Path, env_file: &Path, user: &str, token: &str
         .first()
         .map(|s| s.name().as_str().to_string())
         .unwrap_or_default();
-    let prefix = f
-        .topology
-        .service(&first)
-        .and_then(|s| s.paths().first())
-        .map(|p| p.as_str().trim_end_matches("/*").to_string())
-        .unwrap_or_else(|| "/".into());
+    let prefix = front_page(f, &first);
     let run_app = f.run_app_url(&first).unwrap_or_default();
     let mut out = format!(
         "\nfortress is up (ready in {:.0} ms)\n\n",
