@@ -113,24 +113,28 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response body is "Invalid IAP credentials: JWT signature is invalid"
     And "smoothie-service" saw nothing
 
+  @local-only
   Scenario: A service account's self-signed JWT for the resource URL passes IAP
     Given a self-signed JWT of service account "<gateway service account>" for audience "<load balancer URL>/smoothie"
     When the client calls the load balancer with GET "/smoothie"
     Then the response is smoothie data
     And "smoothie-service" saw the IAP-verified identity "<gateway service account>"
 
+  @local-only
   Scenario: A service account's self-signed JWT with a wildcard audience covers the paths below it
     Given a self-signed JWT of service account "<gateway service account>" for audience "<load balancer URL>/coffee/*"
     When the client calls the load balancer with GET "/coffee/methods/v60"
     Then the response status is 200
     And the response JSON at "/id" is "v60"
 
+  @local-only
   Scenario: A service account's self-signed JWT for another resource URL is refused
     Given a self-signed JWT of service account "<gateway service account>" for audience "<load balancer URL>/coffee"
     When the client calls the load balancer with GET "/smoothie"
     Then the response status is 401
     And the response body is "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience."
 
+  @local-only
   Scenario: A rogue service account's self-signed JWT is authenticated but has no access
     Given a self-signed JWT of service account "<rogue service account>" for audience "<load balancer URL>/smoothie"
     When the client calls the load balancer with GET "/smoothie"
@@ -236,6 +240,32 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     When the client calls the load balancer with GET "/coffeehouse"
     Then the response status is 404
     And the answer came from "smoothie-service"
+
+  @local-only
+  Scenario: A Google-signed token naming another issuer is refused as badly signed
+    Given a Google ID token for "<gateway service account>" with issuer "https://evil.example.com"
+    When the client calls the load balancer with GET "/smoothie"
+    Then the response status is 401
+    And the response body is "Invalid IAP credentials: JWT signature is invalid"
+
+  @local-only
+  Scenario: A Google ID token with the bare issuer accounts.google.com is accepted like the URL form
+    Given a Google ID token for "<gateway service account>" with issuer "accounts.google.com"
+    When the client calls the load balancer with GET "/smoothie"
+    Then the response is smoothie data
+
+  Scenario: URL map paths are case-sensitive, so /COFFEE is not coffee-service's
+    Given a Google ID token from the metadata server for audience "<IAP client id>"
+    When the client calls the load balancer with GET "/COFFEE"
+    Then the response status is 404
+    And the answer came from "smoothie-service"
+    And "coffee-service" saw nothing
+
+  Scenario: IAP calls Cloud Run as its service agent and the service never gets a replayable credential
+    Given a Google ID token from the metadata server for audience "<IAP client id>"
+    When the client calls the load balancer with GET "/smoothie"
+    Then the response is smoothie data
+    And "smoothie-service" saw the header "x-serverless-authorization" containing "SIGNATURE_REMOVED_BY_GOOGLE"
 
   Rule: The services verify IAP's assertion themselves (defence in depth)
     IAP's gcp-iap-mode=SECURE_TOKEN_TEST hands the backend a deliberately broken assertion; a

@@ -92,6 +92,21 @@ async fn saw_header_value(
         .ok_or_else(|| format!("{service} saw {name}: {values:?}, expected [{value:?}]"))
 }
 
+#[then(expr = "{string} saw the header {string} containing {string}")]
+async fn saw_header_containing(
+    w: &mut FortressWorld,
+    service: String,
+    name: String,
+    part: String,
+) -> Result<(), String> {
+    let part = w.expand(&part).await?;
+    let seen = w.the_request_seen_by(&service).await?;
+    let values = seen.header_values(&name);
+    (!values.is_empty() && values.iter().all(|v| v.contains(&part)))
+        .then_some(())
+        .ok_or_else(|| format!("{service} saw {name}: {values:?}, expected it to contain {part:?}"))
+}
+
 #[then(expr = "{string} did not see the header {string}")]
 async fn no_header_seen(
     w: &mut FortressWorld,
