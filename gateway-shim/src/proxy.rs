@@ -116,10 +116,9 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
         Ok(Ok(r)) => r,
     };
 
-    let status = response.status();
-    let mut out_headers = response.headers().clone();
-    strip_hop_by_hop(&mut out_headers);
-    let stream = response.bytes_stream();
+    let (mut head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    strip_hop_by_hop(&mut head.headers);
+    let stream = body.into_data_stream();
     // The rest of the deadline bounds the body too; when it passes, the stream fails and hyper
     // resets the connection rather than ending the body as if complete.
     let sleep = Box::pin(tokio::time::sleep_until(deadline_at));
@@ -142,12 +141,8 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
             }
         },
     );
-    let mut resp = Response::new(Body::from_stream(body_stream));
-    *resp.status_mut() = status;
-    *resp.headers_mut() = out_headers;
-    resp
+    Response::from_parts(head, Body::from_stream(body_stream))
 }
-
 fn find_source<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
@@ -159,6 +154,17 @@ fn find_source<'a, T: std::error::Error + 'static>(
         cur = e.source();
     }
     None
+}
+
+/// The source chain of `err`, without `err`'s own message (which names the URL).
+fn causes(err: &reqwest::Error) -> String {
+    let mut out = Vec::new();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push(e.to_string());
+        cur = e.source();
+    }
+    out.join(": ")
 }
 
 /// Envoy's words for a failure before response headers (item 72).
@@ -194,7 +200,9 @@ fn upstream_error(err: &reqwest::Error, retried: bool) -> GatewayError {
     } else {
         "connection termination".to_owned()
     };
-    tracing::warn!(error = %err, retried, "backend call failed before headers");
+    // The error's own text carries the URL, whose query may hold a client's `access_token`:
+    // only the causes are logged.
+    tracing::warn!(cause = %causes(err), retried, "backend call failed before headers");
     let detail = if retried {
         format!("retried and the latest reset reason: {reason}")
     } else {
