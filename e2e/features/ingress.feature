@@ -128,3 +128,21 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     And "smoothie-service" saw the header "x-forwarded-proto" with value "https"
     And "smoothie-service" saw the header "x-forwarded-for"
     And "smoothie-service" saw the header "x-cloud-trace-context"
+
+  Scenario: A caller inside the VPC passes the default ingress but still meets invoker IAM
+    Given the client is inside the project's VPC network
+    And an anonymous client
+    When the client calls the run.app URL of "smoothie-service"
+    Then the response status is 403
+    And the response body contains "Your client does not have permission to get URL"
+    And "smoothie-service" saw nothing
+
+  @isolated @local-only
+  Scenario: With ingress internal a VPC caller holding an invoker's token still needs IAP's assertion
+    Given "coffee-service" has ingress "internal"
+    And the client is inside the project's VPC network
+    And a Google ID token for "<IAP service agent>" with audience "<run.app URL of coffee-service>"
+    When the client calls the run.app URL of "coffee-service"
+    Then the response status is 401
+    And the response JSON at "/error/reason" is "missing_iap_assertion"
+    And the answer came from "coffee-service"

@@ -116,6 +116,11 @@ pub enum StackError {
     Client(String),
 }
 
+/// The loopback address that plays a VM in the project's VPC network: the emulator counts
+/// direct run.app requests from it as internal traffic (`Config::internal_callers`), and
+/// [`Fortress::vpc_client`] sends from it. Nothing listens on it.
+pub const VPC_ADDRESS: std::net::Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
 /// The rogue account every stack knows: a service account of the project holding no role.
 pub fn rogue_service_account(topology: &Topology) -> String {
     format!(
@@ -183,6 +188,8 @@ pub struct Fortress {
     /// Reaches every emulated host by name (domain, run.app hosts, Google hosts) with only the
     /// emulator's CA trusted; never follows redirects; no proxy.
     pub client: reqwest::Client,
+    /// The same, sending from [`VPC_ADDRESS`]: a caller inside the project's VPC network.
+    pub vpc_client: reqwest::Client,
     /// From [`Fortress::start`] to ready.
     pub started_in: Duration,
     gateway_stop: Option<oneshot::Sender<()>>,
@@ -262,6 +269,7 @@ impl Fortress {
         keys.write_key_dir(&key_dir)?;
         emulator_config.keys = iap_lb_emulator::KeySource::Directory(key_dir.clone());
         emulator_config.state_dir = config.state_dir.clone();
+        emulator_config.internal_callers = vec![std::net::IpAddr::V4(VPC_ADDRESS)];
         for s in &services {
             let addr = UpstreamAddr::parse(&s.server.addr().to_string())
                 .map_err(|e| StackError::Emulator(e.to_string()))?;
@@ -325,6 +333,10 @@ impl Fortress {
             .client_builder()
             .and_then(reqwest::ClientBuilder::build)
             .map_err(|e| StackError::Client(e.to_string()))?;
+        let vpc_client = emulator
+            .client_builder()
+            .and_then(|b| b.local_address(std::net::IpAddr::V4(VPC_ADDRESS)).build())
+            .map_err(|e| StackError::Client(e.to_string()))?;
 
         // Ready: the emulator answers (the other listeners were bound before it started).
         let health = client
@@ -347,6 +359,7 @@ impl Fortress {
             services,
             keys,
             client,
+            vpc_client,
             started_in: begun.elapsed(),
             gateway_stop: Some(gateway_stop),
             gateway_task: Some(gateway_task),

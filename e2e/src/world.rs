@@ -133,6 +133,8 @@ pub struct FortressWorld {
     pub token_place: TokenPlace,
     /// Headers the client adds to every request.
     pub headers: Vec<(String, String)>,
+    /// Whether the client sends from inside the project's VPC network.
+    pub in_vpc: bool,
     pub last: Option<Exchange>,
 }
 
@@ -148,6 +150,7 @@ impl FortressWorld {
             credential: None,
             token_place: TokenPlace::Authorization,
             headers: Vec::new(),
+            in_vpc: false,
             last: None,
         }
     }
@@ -311,8 +314,12 @@ impl FortressWorld {
             let value = self.expand(value).await?;
             sent.push((name.to_ascii_lowercase(), value));
         }
-        let mut request = f
-            .client
+        let client = if self.in_vpc {
+            &f.vpc_client
+        } else {
+            &f.client
+        };
+        let mut request = client
             .request(method.clone(), &url)
             .header(PROBE_HEADER, &probe);
         for (name, value) in &sent {

@@ -195,6 +195,11 @@ async fn self_signed_jwt(
     Ok(())
 }
 
+#[given(expr = "the client is inside the project's VPC network")]
+async fn inside_vpc(w: &mut FortressWorld) {
+    w.in_vpc = true;
+}
+
 #[given(expr = "the client sends its token in the {string} header")]
 async fn token_in_header(w: &mut FortressWorld, name: String) {
     w.token_place = if name.eq_ignore_ascii_case("authorization") {

@@ -100,3 +100,36 @@ async fn takes_to_answer(
         .then_some(())
         .ok_or_else(|| format!("the topology has no service {service:?}"))
 }
+
+fn issuer(name: &str) -> Result<iap_lb_emulator::Issuer, String> {
+    iap_lb_emulator::Issuer::parse(name)
+        .ok_or_else(|| format!("{name:?}: expected google, securetoken or iap"))
+}
+
+#[given(expr = "the {word} signing key is rotated")]
+async fn rotated(w: &mut FortressWorld, name: String) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    f.emulator
+        .rotate_keys(issuer(&name)?, false)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[given(expr = "the {word} signing key is rotated and the old one retired")]
+async fn rotated_and_retired(w: &mut FortressWorld, name: String) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    f.emulator
+        .rotate_keys(issuer(&name)?, true)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[given(expr = "the {word} key endpoints answer {int}")]
+async fn key_fault(w: &mut FortressWorld, name: String, status: u16) -> Result<(), String> {
+    let f = w.fortress_to_change().await?;
+    let status = http::StatusCode::from_u16(status).map_err(|e| e.to_string())?;
+    f.emulator.set_key_fault(issuer(&name)?, Some(status));
+    Ok(())
+}
