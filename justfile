@@ -11,13 +11,15 @@ default:
 # The main job: the whole fortress started in-process and attacked with the Gherkin suite
 # (e2e/features). Options go to cucumber: `just e2e --tags @gateway`, `just e2e --name 'back
 # door'`, `just e2e --fail-fast`, `just e2e --concurrency 1`. JUnit: target/e2e/junit.xml.
+[positional-arguments]
 e2e *ARGS:
-    cargo test -p e2e --test bdd -- {{ARGS}}
+    cargo test -p e2e --test bdd -- "$@"
 
 # The same fortress in the foreground on fixed ports, with the tutorial's curl tests and a fresh
 # Firebase token printed; writes .fortress/stack.env once ready. Ctrl-C stops it.
+[positional-arguments]
 up *ARGS:
-    cargo run -p e2e --bin fortress-up -- {{ARGS}}
+    cargo run -p e2e --bin fortress-up -- "$@"
 
 # Every test in the workspace, including the Python interop checks.
 test: python-deps

@@ -1,3 +1,4 @@
+@tutorial
 Feature: The tutorial's three tests
   The fortress hides Cloud Run services behind API Gateway, a load balancer and Identity-Aware
   Proxy. A reader of the tutorial checks it with three requests: the service's own run.app URL

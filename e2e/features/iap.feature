@@ -11,7 +11,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
 
   Scenario: A browser without credentials is sent to Google sign-in with IAP's client
     Given an anonymous client
-    When the client calls the load balancer with GET "/coffee"
+    When the client calls the load balancer with GET "/coffee/cafes?city=Berlin"
     Then the client is sent to Google sign-in
     And the response body is "Invalid IAP credentials: empty token"
     And the response header "X-Goog-IAP-Generated-Response" is "true"
