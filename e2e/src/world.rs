@@ -256,12 +256,11 @@ impl FortressWorld {
                 s.iap_audience().as_str(),
             );
         }
-        if let Some(start) = out.find('<')
-            && let Some(len) = out[start..].find('>')
-        {
+        // A leftover `<two or more words>` is a mistyped placeholder; `<title>` in an HTML body
+        // is not.
+        if let Some(unknown) = leftover_placeholder(&out) {
             return Err(format!(
-                "unknown placeholder {} (STEPS.md lists them)",
-                &out[start..=start + len]
+                "unknown placeholder {unknown} (STEPS.md lists them)"
             ));
         }
         Ok(out)
@@ -381,6 +380,20 @@ impl FortressWorld {
         }
     }
 }
+/// The first `<...>` holding a space, if any.
+fn leftover_placeholder(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start..];
+        let end = after.find('>')?;
+        let candidate = &after[..=end];
+        if candidate.contains(' ') && !candidate[1..].contains('<') {
+            return Some(candidate);
+        }
+        rest = &after[1..];
+    }
+    None
+}
 
 /// `\"` to `"` and `\\` to `\`: cucumber's `{string}` keeps a quoted value's escapes.
 pub fn unescape(text: &str) -> String {
@@ -413,4 +426,35 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_undone() {
+        assert_eq!(unescape(r#"{\"code\":1}"#), r#"{"code":1}"#);
+        assert_eq!(unescape(r"a\\b\n"), r"a\b\n");
+    }
+
+    #[test]
+    fn only_multi_word_angle_brackets_count_as_placeholders() {
+        assert_eq!(leftover_placeholder("<title>404</title>"), None);
+        assert_eq!(
+            leftover_placeholder("x <IAP client idd> y"),
+            Some("<IAP client idd>")
+        );
+        assert_eq!(leftover_placeholder("a < b and <c d>"), Some("<c d>"));
+    }
+
+    #[test]
+    fn doors_parse_from_their_step_wording() {
+        assert_eq!("the gateway".parse(), Ok(Door::Gateway));
+        assert_eq!(
+            "the run.app URL of \"coffee-service\"".parse(),
+            Ok(Door::RunApp("coffee-service".into()))
+        );
+        assert!("the side door".parse::<Door>().is_err());
+    }
 }
