@@ -16,22 +16,8 @@ pub const EMBEDDED: &str = include_str!("../../../fixtures/data/coffee.json");
 /// Where [`EMBEDDED`] comes from, for error messages.
 pub const EMBEDDED_PATH: &str = "fixtures/data/coffee.json";
 
-/// What the data file failed to be.
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    #[error("{file}: not the expected JSON: {source}")]
-    Json {
-        file: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{file}: {at}: {problem}")]
-    Invalid {
-        file: &'static str,
-        at: String,
-        problem: String,
-    },
-}
+/// What the data file failed to be (the chassis' type: a start-up error, exit 70).
+pub use iap_service::DataError;
 
 /// Shortest and longest brew, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use iap_assertion::Identity;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{BrewTime, Cafe, Catalog, Method};
-use crate::error::{ApiError, echo};
+use crate::error::{self, ApiError, echo};
 
 type Guide = State<Arc<Catalog>>;
 
@@ -87,7 +87,7 @@ pub async fn method(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MethodView>, ApiError> {
     let Path(id) = id?;
-    let m = guide.method(&id).ok_or_else(|| ApiError::no_method(&id))?;
+    let m = guide.method(&id).ok_or_else(|| error::no_method(&id))?;
     Ok(Json(m.into()))
 }
 

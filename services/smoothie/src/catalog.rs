@@ -20,22 +20,8 @@ pub const EMBEDDED_PATH: &str = "fixtures/data/smoothies.json";
 /// Most servings a recipe, or a nutrition request, may be scaled to.
 pub const MAX_SERVINGS: u32 = 100;
 
-/// What the data file failed to be.
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    #[error("{file}: not the expected JSON: {source}")]
-    Json {
-        file: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{file}: {at}: {problem}")]
-    Invalid {
-        file: &'static str,
-        at: String,
-        problem: String,
-    },
-}
+/// What the data file failed to be (the chassis' type: a start-up error, exit 70).
+pub use iap_service::DataError;
 
 /// Units an amount is measured in; nutrition is given per 100 of the same unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,11 @@
 //! # Layout
 //! - [`catalog`]: the recipe data, compiled in and checked once at start.
 //! - [`routes`]: one handler per route; the JSON shapes.
-//! - [`error`]: every error answer (404, 400, 405) as Google-style JSON.
-//! - [`Config`] / [`Settings`]: environment and flags, parsed once into typed settings.
+//! - [`error`]: this service's error messages (`no recipe "x"`); the JSON shape is
+//!   [`iap_service::ApiError`]'s.
+//! - [`SmoothieService`]: the names, data and routes the chassis ([`iap_service`]) serves. The
+//!   settings ([`Settings`], from `IAP_*` and flags), [`StartError`], the IAP layer, the JSON
+//!   404/405 and the whole `main` are the chassis'.
 //! - [`app`], [`serve`], [`start_on_loopback`]: the router, served under the Cloud Run contract.
 //!
 //! # What it refuses to do
@@ -22,14 +25,14 @@ pub mod catalog;
 pub mod error;
 pub mod routes;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use iap_assertion::{IapArgs, IapArgsError, IapAudience, IapCheck, IapLayer, KeyServerTls, Url};
+use iap_service::SampleService;
 
-pub use catalog::{Catalog, DataError};
+pub use catalog::Catalog;
+pub use iap_service::{DataError, Settings, StartError, app, serve};
 
 /// The load balancer path prefix this service owns.
 pub const PREFIX: &str = "/smoothie";
@@ -44,132 +47,42 @@ pub const ROUTES: &[&str] = &[
     "/smoothie/whoami",
 ];
 
-/// The service's settings from flags and environment. `PORT`, `K_SERVICE` and the rest of the
-/// Cloud Run contract are read separately, by [`cloud_run::Contract::from_env`].
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "smoothie-service",
-    version,
-    about = "Smoothie recipes behind IAP, for Cloud Run"
-)]
-pub struct Config {
-    #[command(flatten)]
-    pub iap: IapArgs,
-}
+/// smoothie-service, as the chassis sees it: its names, its recipe book and its routes.
+#[derive(Debug)]
+pub struct SmoothieService;
 
-/// The configuration does not make a service.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Iap(#[from] IapArgsError),
-}
+impl SampleService for SmoothieService {
+    const NAME: &'static str = "smoothie-service";
+    const ABOUT: &'static str = "Smoothie recipes behind IAP, for Cloud Run";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DATA: &'static str = "recipe data";
+    type Data = Catalog;
 
-impl Config {
-    /// Checks the arguments together and reads what they point at (a CA file).
-    pub fn settings(&self) -> Result<Settings, ConfigError> {
-        let (iap, key_server_tls) = self.iap.resolve()?;
-        Ok(Settings {
-            iap,
-            key_server_tls,
-        })
-    }
-}
-
-/// What [`AppState::new`] needs: everything the e2e harness sets to start this service in-process.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub iap: IapCheck,
-    pub key_server_tls: KeyServerTls,
-}
-
-impl Settings {
-    /// Enforce the IAP check for `audience`, with keys from `jwk_url` (an `http://` URL needs no
-    /// root store; `https://` uses the system's CA bundle).
-    pub fn enforce(audience: IapAudience, jwk_url: Url) -> Self {
-        Self {
-            iap: IapCheck::Enforce { audience, jwk_url },
-            key_server_tls: KeyServerTls::SystemRoots,
-        }
-    }
-
-    /// Serve without checking IAP's assertion (logged as a WARNING).
-    pub fn iap_disabled() -> Self {
-        Self {
-            iap: IapCheck::Disabled,
-            key_server_tls: KeyServerTls::SystemRoots,
-        }
-    }
-}
-
-/// The service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("recipe data: {0}")]
-    Data(#[from] DataError),
-    #[error("IAP check: {0}")]
-    Iap(#[from] iap_assertion::SetupError),
-    #[error("cannot listen on 127.0.0.1: {0}")]
-    Bind(#[from] std::io::Error),
-}
-
-/// What the handlers share: the recipe book and the IAP check. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    catalog: Arc<Catalog>,
-    iap: IapLayer,
-}
-
-impl AppState {
-    /// Parses the embedded data and builds the IAP check (logging its mode).
-    pub fn new(settings: Settings) -> Result<Self, StartError> {
+    fn load() -> Result<Catalog, DataError> {
         let catalog = Catalog::embedded()?;
         tracing::info!(recipes = catalog.recipes().len(), "recipe book loaded");
-        let iap = IapLayer::new(settings.iap, settings.key_server_tls)?;
-        Ok(Self {
-            catalog: Arc::new(catalog),
-            iap,
-        })
+        Ok(catalog)
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    fn routes() -> Router<Arc<Catalog>> {
+        Router::new()
+            .route("/smoothie", get(routes::list))
+            .route("/smoothie/", get(routes::list))
+            .route("/smoothie/recipes/{id}", get(routes::recipe))
+            .route("/smoothie/recipes/{id}/nutrition", get(routes::nutrition))
+            .route("/smoothie/search", get(routes::search))
+            .route("/smoothie/whoami", get(routes::whoami))
     }
 }
 
-/// The router: every route behind the IAP layer, including the JSON 404 for unknown paths (an
-/// unauthenticated caller learns nothing about which paths exist).
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/smoothie", get(routes::list))
-        .route("/smoothie/", get(routes::list))
-        .route("/smoothie/recipes/{id}", get(routes::recipe))
-        .route("/smoothie/recipes/{id}/nutrition", get(routes::nutrition))
-        .route("/smoothie/search", get(routes::search))
-        .route("/smoothie/whoami", get(routes::whoami))
-        .fallback(error::no_route)
-        .method_not_allowed_fallback(error::wrong_method)
-        .with_state(state.catalog)
-        .layer(state.iap)
-}
-
-/// Serves [`app`] on `listener` under the Cloud Run contract (request ids, trace context, access
-/// log) until `shutdown` completes, then drains within Cloud Run's 10 s.
-pub async fn serve<F>(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: F,
-) -> Result<cloud_run::Drain, cloud_run::ServeError>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    cloud_run::serve(listener, app(state), shutdown).await
-}
+/// What the handlers share: the recipe book and the IAP check. Cheap to clone. [`app`] and
+/// [`serve`] (the chassis', re-exported) take it.
+pub type AppState = iap_service::AppState<SmoothieService>;
 
 /// Starts the service on `127.0.0.1:<free port>`, as in production: for tests and the
 /// in-process e2e stack.
 pub async fn start_on_loopback(
     settings: Settings,
 ) -> Result<cloud_run::LoopbackServer, StartError> {
-    let state = AppState::new(settings)?;
-    Ok(cloud_run::LoopbackServer::start(app(state)).await?)
+    iap_service::start_on_loopback::<SmoothieService>(settings).await
 }

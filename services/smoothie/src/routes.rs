@@ -10,7 +10,7 @@ use iap_assertion::Identity;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, MAX_SERVINGS, Nutrition, Recipe, Unit};
-use crate::error::{ApiError, echo};
+use crate::error::{self, ApiError, echo};
 
 type Catalogue = State<Arc<Catalog>>;
 
@@ -75,9 +75,7 @@ pub async fn recipe(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RecipeView>, ApiError> {
     let Path(id) = id?;
-    let r = catalog
-        .recipe(&id)
-        .ok_or_else(|| ApiError::no_recipe(&id))?;
+    let r = catalog.recipe(&id).ok_or_else(|| error::no_recipe(&id))?;
     Ok(Json(RecipeView {
         id: r.id.clone(),
         name: r.name.clone(),
@@ -179,9 +177,7 @@ pub async fn nutrition(
     params: Result<Query<NutritionParams>, QueryRejection>,
 ) -> Result<Json<NutritionView>, ApiError> {
     let Path(id) = id?;
-    let r = catalog
-        .recipe(&id)
-        .ok_or_else(|| ApiError::no_recipe(&id))?;
+    let r = catalog.recipe(&id).ok_or_else(|| error::no_recipe(&id))?;
     let Query(params) = params?;
     let servings = parse_servings(params.servings.as_deref())?;
     Ok(Json(NutritionView {

@@ -1,5 +1,9 @@
 //! The brewing routes: methods, the ratio calculator, cafés; shapes, 404s and 400s.
 
+use axum::http::Method;
+use coffee_service::CoffeeService as Service;
+use iap_service::test_util::errors;
+
 use crate::helpers::{TestApp, assert_error, json};
 
 #[tokio::test]
@@ -176,31 +180,23 @@ async fn cafes_without_a_city_is_a_400() {
 
 #[tokio::test]
 async fn unknown_paths_are_json_404s() {
-    let app = TestApp::spawn().await;
-    for path in [
+    errors::unknown_paths_are_json_404s::<Service>(&[
         "/",
         "/coffee/methods",
         "/coffee/methods/v60/steps",
         "/coffee/healthz",
         "/smoothie",
-    ] {
-        let (status, body) = json(app.get(path).await).await;
-        assert_error(status, &body, 404, "NOT_FOUND");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn another_method_on_a_known_path_is_a_json_405() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .delete(app.url("/coffee/methods/v60"))
-        .header("x-goog-iap-jwt-assertion", app.assertion())
-        .send()
-        .await
-        .expect("request");
-    let (status, body) = json(response).await;
-    assert_error(status, &body, 405, "METHOD_NOT_ALLOWED");
+    errors::another_method_on_a_known_path_is_a_json_405::<Service>(
+        Method::DELETE,
+        "/coffee/methods/v60",
+    )
+    .await;
 }
 
 #[test]

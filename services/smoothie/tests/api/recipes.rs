@@ -1,5 +1,9 @@
 //! The recipe routes: shapes, computed nutrition, 404s and 400s.
 
+use axum::http::Method;
+use iap_service::test_util::errors;
+use smoothie_service::SmoothieService as Service;
+
 use crate::helpers::{TestApp, assert_error, json};
 
 fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -214,32 +218,21 @@ async fn nutrition_of_an_unknown_recipe_is_a_404() {
 
 #[tokio::test]
 async fn unknown_paths_are_json_404s() {
-    let app = TestApp::spawn().await;
-    for path in [
+    errors::unknown_paths_are_json_404s::<Service>(&[
         "/",
         "/smoothie/recipes",
         "/smoothie/recipes/green-machine/extra",
         "/smoothie/healthz",
         "/coffee",
         "/smoothies",
-    ] {
-        let (status, body) = json(app.get(path).await).await;
-        assert_error(status, &body, 404, "NOT_FOUND");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn another_method_on_a_known_path_is_a_json_405() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .post(app.url("/smoothie"))
-        .header("x-goog-iap-jwt-assertion", app.assertion())
-        .send()
-        .await
-        .expect("request");
-    let (status, body) = json(response).await;
-    assert_error(status, &body, 405, "METHOD_NOT_ALLOWED");
+    errors::another_method_on_a_known_path_is_a_json_405::<Service>(Method::POST, "/smoothie")
+        .await;
 }
 
 #[tokio::test]
