@@ -12,7 +12,8 @@
 //!   `api.myawesomeapp.com`. When a URL carries an explicit port the URL's port wins (hyper's
 //!   connector), so `http://127.0.0.1:PORT` addresses in tests still reach their own servers.
 //!
-//! Common settings: no redirects are followed (a backend's 302 is the answer), no proxy from
+//! Common settings: no redirects are followed (a backend's 302 is the answer), no retries of
+//! reqwest's own (the proxy retries as ESPv2 does), no proxy from
 //! the environment (`HTTP_PROXY` must not reroute backend traffic), HTTP/1.1 with a connection
 //! pool (reuse is what keeps the hop cheap), `TCP_NODELAY`, and Envoy's 20 s connect timeout
 //! (ESPv2 `--cluster_connect_timeout`), which the route deadline bounds anyway.
@@ -109,6 +110,8 @@ impl Outbound {
     pub fn client(&self) -> Result<reqwest::Client, OutboundError> {
         let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are the proxy's decision (ESPv2's one retry on connect failure).
+            .retry(reqwest::retry::never())
             .no_proxy()
             .http1_only()
             .tcp_nodelay(true)
