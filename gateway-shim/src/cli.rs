@@ -26,11 +26,12 @@ pub struct Cli {
     pub openapi: PathBuf,
 
     /// The managed service name (ESPv2's --service). A JWT provider without x-google-audiences
-    /// accepts only https://<service name>.
+    /// accepts only `https://<service name>`.
     #[arg(long, env = "GATEWAY_SERVICE_NAME")]
     pub service_name: String,
 
-    /// Local mode: send every outbound host (backends, key URLs, metadata) to this address...
+    /// Local mode: send every outbound host name (backends, key URLs) to this address (the
+    /// emulator's HTTPS listener; point --metadata-host at its HTTP listener)...
     #[arg(long, value_name = "IP:PORT", requires = "emulator_ca")]
     pub emulator: Option<SocketAddr>,
 
@@ -43,7 +44,7 @@ pub struct Cli {
     #[arg(long, value_name = "PEM", conflicts_with = "emulator")]
     pub ca_file: Option<PathBuf>,
 
-    /// The metadata server, host[:port] without a scheme.
+    /// The metadata server, `host[:port]` without a scheme.
     #[arg(long, env = "GCE_METADATA_HOST", default_value = MetadataHost::DEFAULT)]
     pub metadata_host: String,
 
