@@ -435,3 +435,60 @@ async fn a_backend_token_is_refreshed_a_minute_before_it_expires() {
     assert_eq!(running.get("/open", &[]).await.status(), 200);
     assert_eq!(running.gateway.metadata_fetches(), 2);
 }
+
+#[tokio::test]
+async fn a_spoofed_x_forwarded_authorization_is_dropped_even_without_authorization() {
+    let (fakes, running) = started().await;
+    let token = fakes.firebase_token();
+    let resp = running
+        .get(
+            &format!("/smoothie?access_token={token}"),
+            &[("x-forwarded-authorization", "Bearer spoofed")],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let reqs = backend_requests(&fakes).await;
+    let req = reqs.first().expect("request");
+    // Stricter than ESPv2, which removes it only when it moves an Authorization header.
+    assert!(header_of(req, "x-forwarded-authorization").is_none());
+    assert!(header_of(req, "authorization").is_some_and(|a| a.starts_with("Bearer ")));
+}
+
+#[tokio::test]
+async fn a_body_still_streaming_at_the_deadline_is_cut_off() {
+    use axum::body::Body;
+
+    let fakes = Fakes::start().await;
+    fakes.serve_identity_tokens().await;
+    // Headers at once, then one chunk every 200 ms for 2 s: past /slow's 0.5 s deadline.
+    let app = axum::Router::new().fallback(|| async {
+        let chunks = futures_util::stream::unfold(0u32, |i| async move {
+            if i >= 10 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Some((
+                Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"chunk\n")),
+                i + 1,
+            ))
+        });
+        Body::from_stream(chunks)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let spec = standard_spec(&format!("http://{addr}"), &fakes.keys.uri());
+    let running = Running::start(fakes.config(&spec)).await;
+    let started = Instant::now();
+    let resp = running.get("/slow", &[]).await;
+    // The head arrived in time, so the status is the backend's...
+    assert_eq!(resp.status(), 200);
+    // ...but the body is reset at the deadline, as Envoy resets the stream.
+    let body = resp.bytes().await;
+    assert!(body.is_err(), "expected a cut-off body, got {body:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
