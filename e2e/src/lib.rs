@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`stack`]: [`Fortress::start`], every component on 127.0.0.1 wired as production is.
+//! - [`containers`]: the container runtime, every component in its own `FROM scratch`
+//!   container on isolated networks (`just e2e --runtime containers`).
 //! - [`keys`]: the issuers' keys, owned by the harness so it can mint correctly signed tokens
 //!   that are wrong in exactly one way.
 //! - [`recorder`]: what each service received, for "the service saw / did not see" steps.
@@ -17,6 +19,7 @@
 //! Synchronise on sleeps; bind anything but 127.0.0.1; touch the process environment (settings go
 //! to builders); change the shipped fixtures (variations are made in memory).
 
+pub mod containers;
 pub mod edit;
 pub mod keys;
 pub mod recorder;

@@ -15,10 +15,12 @@
 use std::path::PathBuf;
 
 use clap::Parser as _;
+use cucumber::tag::Ext as _;
 use cucumber::writer::Stats as _;
 use cucumber::{World, WriterExt, cli, writer};
 use futures_util::FutureExt;
 
+use crate::stack::Runtime;
 use crate::world::FortressWorld;
 
 /// fortress's own options, beside cucumber's.
@@ -31,6 +33,21 @@ pub struct RunnerOpts {
     /// looked up from the workspace root, then from e2e/.
     #[arg(long, value_name = "PATH")]
     pub features: Option<PathBuf>,
+    /// Where the fortress runs: `in-process` (every component a library in this process) or
+    /// `containers` (each in its own container on isolated networks; needs Docker and the
+    /// static binaries, see e2e/README.md). Scenarios tagged `@containers` run only in the
+    /// container runtime, those tagged `@in-process` only in-process.
+    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
+    pub runtime: Runtime,
+}
+
+/// Whether a scenario with `tags` (its feature's, rule's and own) runs in `runtime`.
+pub fn runs_in(runtime: Runtime, tags: &[&String]) -> bool {
+    let excluded = match runtime {
+        Runtime::InProcess => "containers",
+        Runtime::Containers => "in-process",
+    };
+    !tags.iter().any(|t| t.as_str() == excluded)
 }
 
 /// `path` as the user meant it: absolute, or relative to the workspace root or to e2e/.
@@ -88,6 +105,51 @@ where
             return 2;
         }
     };
+    let mut opts = opts;
+    let name_filter = opts.re_filter.take();
+    let tag_filter = opts.tags_filter.take();
+    let runtime = opts.custom.runtime;
+    crate::world::set_runtime(runtime);
+    if runtime == Runtime::Containers {
+        if let Err(message) = crate::containers::check_docker().await {
+            eprintln!("{message}");
+            return 2;
+        }
+        crate::containers::prune_leftovers().await;
+        // Ctrl-C (and SIGTERM): remove this run's containers and networks before exiting.
+        tokio::spawn(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async move {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = terminated => {}
+            }
+            eprintln!("e2e: interrupted; removing this run's containers and networks");
+            let _ = tokio::task::spawn_blocking(crate::containers::cleanup_run).await;
+            std::process::exit(130);
+        });
+        match crate::containers::images::ensure().await {
+            Ok(images) if !images.built_in.is_zero() => {
+                println!(
+                    "e2e: images built in {:.2} s",
+                    images.built_in.as_secs_f64()
+                );
+            }
+            Ok(_) => {}
+            Err(message) => {
+                eprintln!("e2e: container images: {message}");
+                return 2;
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let writer = FortressWorld::cucumber()
         .max_concurrent_scenarios(DEFAULT_CONCURRENCY)
@@ -115,12 +177,35 @@ where
         // After `with_writer`, which would replace the wrapper: an undefined step fails.
         .fail_on_skipped()
         .with_cli(opts)
-        .run(features)
+        .filter_run(features, move |feature, rule, scenario| {
+            let tags: Vec<&String> = feature
+                .tags
+                .iter()
+                .chain(rule.iter().flat_map(|r| r.tags.iter()))
+                .chain(scenario.tags.iter())
+                .collect();
+            // cucumber applies `--name` or `--tags` *instead of* this filter: apply them here,
+            // together with the runtime's.
+            name_filter
+                .as_ref()
+                .is_none_or(|re| re.is_match(&scenario.name))
+                && tag_filter
+                    .as_ref()
+                    .is_none_or(|t| t.eval(tags.iter().copied()))
+                && runs_in(runtime, &tags)
+        })
         .await;
+    if runtime == Runtime::Containers {
+        let _ = tokio::task::spawn_blocking(crate::containers::cleanup_run).await;
+    }
     let failed = writer.execution_has_failed();
     println!(
-        "e2e: {} in {:.2} s; JUnit report: {}",
+        "e2e: {} ({} runtime) in {:.2} s; JUnit report: {}",
         if failed { "FAILED" } else { "passed" },
+        match runtime {
+            Runtime::InProcess => "in-process",
+            Runtime::Containers => "container",
+        },
         started.elapsed().as_secs_f64(),
         junit_path.display()
     );

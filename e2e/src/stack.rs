@@ -114,6 +114,8 @@ pub enum StackError {
     Listen { port: u16, source: std::io::Error },
     #[error("client: {0}")]
     Client(String),
+    #[error("containers: {0}")]
+    Containers(String),
 }
 
 /// The loopback address that plays a VM in the project's VPC network: the emulator counts
@@ -176,13 +178,39 @@ pub struct RunningService {
     pub recorder: Recorder,
 }
 
+/// Which runtime a stack runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Runtime {
+    /// Every component a library in this process, on 127.0.0.1.
+    #[default]
+    InProcess,
+    /// Every component in its own container (`crate::containers`).
+    Containers,
+}
+
+/// The components themselves, in whichever runtime.
+#[derive(Debug)]
+pub enum Backend {
+    InProcess {
+        emulator: RunningEmulator,
+        gateway: gateway_shim::Gateway,
+    },
+    Containers(Box<crate::containers::ContainerStack>),
+}
+
 /// A started fortress. Every address is on 127.0.0.1.
 #[derive(Debug)]
 pub struct Fortress {
     pub topology: Arc<Topology>,
-    pub emulator: RunningEmulator,
-    pub gateway: gateway_shim::Gateway,
+    pub backend: Backend,
     pub gateway_addr: SocketAddr,
+    /// The emulator's plain HTTP listener (metadata server, `/_emulator/...`).
+    pub emulator_http: SocketAddr,
+    /// The emulator's HTTPS listener (every emulated host).
+    pub emulator_https: SocketAddr,
+    /// The emulator's CA (PEM).
+    pub ca_pem: String,
+    /// The services, in-process only (the container runtime has no recorder).
     pub services: Vec<RunningService>,
     pub keys: Arc<IssuerKeys>,
     /// Reaches every emulated host by name (domain, run.app hosts, Google hosts) with only the
@@ -197,7 +225,58 @@ pub struct Fortress {
 }
 
 impl Fortress {
-    /// Starts everything and returns once every listener accepts.
+    /// Starts everything in `runtime` and returns once every listener accepts.
+    pub async fn start_in(runtime: Runtime, config: StackConfig) -> Result<Self, StackError> {
+        match runtime {
+            Runtime::InProcess => Self::start(config).await,
+            Runtime::Containers => Self::start_containers(config).await,
+        }
+    }
+
+    /// Every component in its own container (`crate::containers`); ready when each is.
+    pub async fn start_containers(config: StackConfig) -> Result<Self, StackError> {
+        let begun = Instant::now();
+        iap_lb_emulator::install_crypto_providers();
+        let (topology_text, topology_name) = &config.topology;
+        let topology = Arc::new(Topology::from_yaml_str(topology_text, topology_name)?);
+        let keys = IssuerKeys::shared().await?;
+        let mut service_accounts = vec![rogue_service_account(&topology)];
+        service_accounts.extend(config.extra_service_accounts.iter().cloned());
+        let stack =
+            crate::containers::ContainerStack::start(crate::containers::stack::ContainerSpec {
+                topology: &topology,
+                topology_text,
+                openapi_text: &config.openapi.0,
+                keys: &keys,
+                service_accounts,
+            })
+            .await
+            .map_err(StackError::Containers)?;
+        let client = emulated_hosts_client(
+            &topology,
+            stack.emulator_http,
+            stack.emulator_https,
+            &stack.ca_pem,
+        )
+        .map_err(|e| StackError::Client(e.to_string()))?;
+        Ok(Self {
+            topology,
+            gateway_addr: stack.gateway_addr,
+            emulator_http: stack.emulator_http,
+            emulator_https: stack.emulator_https,
+            ca_pem: stack.ca_pem.clone(),
+            backend: Backend::Containers(Box::new(stack)),
+            services: Vec::new(),
+            keys,
+            vpc_client: client.clone(),
+            client,
+            started_in: begun.elapsed(),
+            gateway_stop: None,
+            gateway_task: None,
+        })
+    }
+
+    /// Starts everything in-process and returns once every listener accepts.
     pub async fn start(config: StackConfig) -> Result<Self, StackError> {
         let begun = Instant::now();
         iap_lb_emulator::install_crypto_providers();
@@ -353,8 +432,10 @@ impl Fortress {
 
         Ok(Self {
             topology,
-            emulator,
-            gateway,
+            emulator_http: emulator.http_addr,
+            emulator_https: emulator.https_addr,
+            ca_pem: emulator.ca_pem.clone(),
+            backend: Backend::InProcess { emulator, gateway },
             gateway_addr,
             services,
             keys,
@@ -378,7 +459,72 @@ impl Fortress {
 
     /// `http://127.0.0.1:PORT` of the emulator's plain listener.
     pub fn emulator_url(&self) -> String {
-        self.emulator.http_url("")
+        format!("http://{}", self.emulator_http)
+    }
+
+    /// `http://127.0.0.1:PORT/PATH` on the emulator's plain listener.
+    pub fn emulator_http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.emulator_http)
+    }
+
+    /// The in-process emulator, if this stack runs in-process.
+    pub fn in_process_emulator(&self) -> Option<&RunningEmulator> {
+        match &self.backend {
+            Backend::InProcess { emulator, .. } => Some(emulator),
+            Backend::Containers(_) => None,
+        }
+    }
+
+    /// The container stack, if this stack runs in containers.
+    pub fn containers(&self) -> Option<&crate::containers::ContainerStack> {
+        match &self.backend {
+            Backend::Containers(stack) => Some(stack),
+            Backend::InProcess { .. } => None,
+        }
+    }
+
+    /// Changes the emulated project: directly in-process, through the emulator's admin API
+    /// (`/_emulator/...`) in containers.
+    pub async fn change(&self, change: Change) -> Result<(), String> {
+        if let Some(emulator) = self.in_process_emulator() {
+            let found = match change {
+                Change::Ingress(service, ingress) => emulator.set_ingress(&service, ingress),
+                Change::AddInvoker(service, m) => emulator.add_invoker(&service, m),
+                Change::RemoveInvoker(service, m) => emulator.remove_invoker(&service, &m),
+                Change::AddIapAccessor(service, m) => emulator.add_iap_accessor(&service, m),
+                Change::RemoveIapAccessor(service, m) => emulator.remove_iap_accessor(&service, &m),
+                Change::Delay(service, delay) => emulator.set_service_delay(&service, delay),
+                Change::Rotate(issuer, retire) => {
+                    return emulator
+                        .rotate_keys(issuer, retire)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string());
+                }
+                Change::KeyFault(issuer, status) => {
+                    emulator.set_key_fault(issuer, Some(status));
+                    true
+                }
+            };
+            return found
+                .then_some(())
+                .ok_or_else(|| "the topology has no such service".to_string());
+        }
+        let (method, path, body) = change.admin_request();
+        let url = self.emulator_http_url(&path);
+        let response = self
+            .client
+            .request(method, &url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(format!("{url} answered {status}: {}", text.trim()))
     }
 
     /// The run.app URL of `service` (the legacy `NAME-HASH-REGIONCODE.a.run.app` form, which
@@ -407,6 +553,107 @@ impl Fortress {
         for s in std::mem::take(&mut self.services) {
             let _ = s.server.shutdown().await;
         }
-        let _ = self.emulator.shutdown().await;
+        match self.backend {
+            Backend::InProcess { emulator, .. } => {
+                let _ = emulator.shutdown().await;
+            }
+            Backend::Containers(stack) => (*stack).shutdown().await,
+        }
     }
+}
+
+/// A change to the emulated project.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Ingress(String, blueprint::Ingress),
+    AddInvoker(String, blueprint::Member),
+    RemoveInvoker(String, blueprint::Member),
+    AddIapAccessor(String, blueprint::Member),
+    RemoveIapAccessor(String, blueprint::Member),
+    Delay(String, Duration),
+    Rotate(iap_lb_emulator::Issuer, bool),
+    KeyFault(iap_lb_emulator::Issuer, http::StatusCode),
+}
+
+impl Change {
+    /// The emulator admin API request that makes this change.
+    fn admin_request(&self) -> (reqwest::Method, String, serde_json::Value) {
+        use serde_json::json;
+        let svc = |s: &str, what: &str| format!("/_emulator/services/{s}/{what}");
+        match self {
+            Self::Ingress(s, i) => (
+                reqwest::Method::PUT,
+                svc(s, "ingress"),
+                json!({"ingress": i.as_gcloud()}),
+            ),
+            Self::AddInvoker(s, m) => (
+                reqwest::Method::POST,
+                svc(s, "invokers"),
+                json!({"add": m.to_string()}),
+            ),
+            Self::RemoveInvoker(s, m) => (
+                reqwest::Method::POST,
+                svc(s, "invokers"),
+                json!({"remove": m.to_string()}),
+            ),
+            Self::AddIapAccessor(s, m) => (
+                reqwest::Method::POST,
+                svc(s, "iap-accessors"),
+                json!({"add": m.to_string()}),
+            ),
+            Self::RemoveIapAccessor(s, m) => (
+                reqwest::Method::POST,
+                svc(s, "iap-accessors"),
+                json!({"remove": m.to_string()}),
+            ),
+            Self::Delay(s, d) => (
+                reqwest::Method::PUT,
+                svc(s, "delay"),
+                json!({"millis": u64::try_from(d.as_millis()).unwrap_or(u64::MAX)}),
+            ),
+            Self::Rotate(issuer, retire) => (
+                reqwest::Method::POST,
+                format!("/_emulator/keys/{}/rotate?retire={retire}", issuer.as_str()),
+                json!({}),
+            ),
+            Self::KeyFault(issuer, status) => (
+                reqwest::Method::PUT,
+                format!("/_emulator/keys/{}/fault", issuer.as_str()),
+                json!({"status": status.as_u16()}),
+            ),
+        }
+    }
+}
+
+/// A client that reaches every emulated host by name at the emulator's addresses (the metadata
+/// server at `http`, everything else at `https`), trusting only `ca_pem`.
+pub fn emulated_hosts_client(
+    topology: &Topology,
+    http: SocketAddr,
+    https: SocketAddr,
+    ca_pem: &str,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none());
+    for host in iap_lb_emulator::host::GOOGLE_HOSTS {
+        let addr = if host == iap_lb_emulator::host::METADATA_HOST {
+            http
+        } else {
+            https
+        };
+        builder = builder.resolve(host, addr);
+    }
+    for service in topology.services() {
+        let legacy = service.run_app_host().ok().map(|h| h.as_str().to_string());
+        for host in legacy
+            .into_iter()
+            .chain([service.deterministic_run_app_host().as_str().to_string()])
+        {
+            builder = builder.resolve(&host, https);
+        }
+    }
+    builder.resolve(topology.domain().as_str(), https).build()
 }

@@ -17,16 +17,30 @@ use http::HeaderMap;
 
 use crate::edit::Edit;
 use crate::recorder::{PROBE_HEADER, Seen};
-use crate::stack::{Fortress, StackConfig, rogue_service_account};
+use crate::stack::{Fortress, Runtime, StackConfig, rogue_service_account};
 
 static SHARED: tokio::sync::OnceCell<Arc<Fortress>> = tokio::sync::OnceCell::const_new();
+static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+
+/// Chooses the runtime every stack of this process starts in (the runner does, once, from
+/// `--runtime`); `false` if one was already chosen.
+pub fn set_runtime(runtime: Runtime) -> bool {
+    RUNTIME.set(runtime).is_ok()
+}
+
+/// The runtime stacks start in: in-process unless [`set_runtime`] said otherwise.
+pub fn runtime() -> Runtime {
+    RUNTIME.get().copied().unwrap_or_default()
+}
 
 /// The run's shared stack, started on first use.
 pub async fn shared_stack() -> Result<Arc<Fortress>, String> {
     SHARED
         .get_or_try_init(|| async {
             let config = StackConfig::from_fixtures().map_err(|e| e.to_string())?;
-            let fortress = Fortress::start(config).await.map_err(|e| e.to_string())?;
+            let fortress = Fortress::start_in(runtime(), config)
+                .await
+                .map_err(|e| e.to_string())?;
             tracing::info!(took = ?fortress.started_in, "shared fortress ready");
             Ok::<_, String>(Arc::new(fortress))
         })
@@ -136,6 +150,8 @@ pub struct FortressWorld {
     /// Whether the client sends from inside the project's VPC network.
     pub in_vpc: bool,
     pub last: Option<Exchange>,
+    /// Connection attempts made from probe containers (container runtime).
+    pub probes: Vec<crate::containers::ProbeResult>,
 }
 
 impl FortressWorld {
@@ -152,6 +168,7 @@ impl FortressWorld {
             headers: Vec::new(),
             in_vpc: false,
             last: None,
+            probes: Vec::new(),
         }
     }
 
@@ -166,7 +183,11 @@ impl FortressWorld {
             let config = StackConfig::from_fixtures()
                 .and_then(|c| c.with_edits(&self.topology_edits, &self.openapi_edits))
                 .map_err(|e| e.to_string())?;
-            Arc::new(Fortress::start(config).await.map_err(|e| e.to_string())?)
+            Arc::new(
+                Fortress::start_in(runtime(), config)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
         } else {
             shared_stack().await?
         };

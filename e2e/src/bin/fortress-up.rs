@@ -77,9 +77,8 @@ async fn run(args: Args) -> Result<(), String> {
     let fortress = Fortress::start(config).await.map_err(|e| e.to_string())?;
     let token = e2e::tokens::firebase_sign_in(&fortress, &args.user).await?;
     let ca_file = fortress
-        .emulator
-        .ca_path
-        .clone()
+        .in_process_emulator()
+        .and_then(|e| e.ca_path.clone())
         .unwrap_or_else(|| dir.join("ca.pem"));
 
     let env = stack_env(&fortress, &ca_file, &token);
@@ -181,7 +180,7 @@ fn connect_to(f: &Fortress, url: &str) -> String {
         .split('/')
         .next()
         .unwrap_or_default();
-    format!("{host}:443:127.0.0.1:{}", f.emulator.https_addr.port())
+    format!("{host}:443:127.0.0.1:{}", f.emulator_https.port())
 }
 
 fn stack_env(f: &Fortress, ca_file: &Path, token: &str) -> String {
@@ -233,7 +232,7 @@ fn banner(f: &Fortress, ca_file: &Path, env_file: &Path, user: &str, token: &str
     out.push_str(&format!("  gateway          {}\n", f.gateway_url()));
     out.push_str(&format!(
         "  load balancer    {lb}  (HTTPS on 127.0.0.1:{})\n",
-        f.emulator.https_addr.port()
+        f.emulator_https.port()
     ));
     out.push_str(&format!(
         "  emulator         {}  (try /_emulator/topology)\n",

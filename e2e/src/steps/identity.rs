@@ -141,7 +141,7 @@ async fn metadata_token(w: &mut FortressWorld, audience: String) -> Result<(), S
     let audience = w.expand(&audience).await?;
     let f = w.fortress().await?;
     // The metadata server's path, exactly as google-auth and ESPv2 ask it (item 75).
-    let url = f.emulator.http_url(&format!(
+    let url = f.emulator_http_url(&format!(
         "/computeMetadata/v1/instance/service-accounts/default/identity?audience={audience}&format=full"
     ));
     let resp = f
@@ -170,9 +170,7 @@ async fn self_signed_jwt(
     let audience = w.expand(&audience).await?;
     let f = w.fortress().await?;
     // A new key file for the account, as `gcloud iam service-accounts keys create` gives.
-    let url = f
-        .emulator
-        .http_url(&format!("/_emulator/service-accounts/{account}/key"));
+    let url = f.emulator_http_url(&format!("/_emulator/service-accounts/{account}/key"));
     let resp = f
         .client
         .post(&url)

@@ -15,6 +15,7 @@
 //! expanded by [`crate::world::FortressWorld::expand`].
 
 pub mod identity;
+pub mod network;
 pub mod observe;
 pub mod project;
 pub mod request;

@@ -3,6 +3,7 @@
 use cucumber::given;
 
 use super::Member;
+use crate::stack::Change;
 use crate::world::FortressWorld;
 
 #[given(expr = "the fortress is running")]
@@ -29,10 +30,7 @@ async fn has_ingress(
 ) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let ingress = blueprint::Ingress::parse(&ingress).map_err(|e| e.to_string())?;
-    f.emulator
-        .set_ingress(&service, ingress)
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::Ingress(service, ingress)).await
 }
 
 async fn member(w: &mut FortressWorld, who: &Member) -> Result<blueprint::Member, String> {
@@ -44,10 +42,7 @@ async fn member(w: &mut FortressWorld, who: &Member) -> Result<blueprint::Member
 async fn is_an_invoker(w: &mut FortressWorld, who: Member, service: String) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let m = member(w, &who).await?;
-    f.emulator
-        .add_invoker(&service, m)
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::AddInvoker(service, m)).await
 }
 
 #[given(expr = "{member} is not an invoker of {string}")]
@@ -58,10 +53,7 @@ async fn is_not_an_invoker(
 ) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let m = member(w, &who).await?;
-    f.emulator
-        .remove_invoker(&service, &m)
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::RemoveInvoker(service, m)).await
 }
 
 #[given(expr = "{member} is removed from the IAP access list of {string}")]
@@ -72,20 +64,14 @@ async fn removed_from_iap(
 ) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let m = member(w, &who).await?;
-    f.emulator
-        .remove_iap_accessor(&service, &m)
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::RemoveIapAccessor(service, m)).await
 }
 
 #[given(expr = "{member} is added to the IAP access list of {string}")]
 async fn added_to_iap(w: &mut FortressWorld, who: Member, service: String) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let m = member(w, &who).await?;
-    f.emulator
-        .add_iap_accessor(&service, m)
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::AddIapAccessor(service, m)).await
 }
 
 #[given(expr = "{string} takes {int} milliseconds to answer")]
@@ -95,10 +81,11 @@ async fn takes_to_answer(
     millis: u64,
 ) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
-    f.emulator
-        .set_service_delay(&service, std::time::Duration::from_millis(millis))
-        .then_some(())
-        .ok_or_else(|| format!("the topology has no service {service:?}"))
+    f.change(Change::Delay(
+        service,
+        std::time::Duration::from_millis(millis),
+    ))
+    .await
 }
 
 fn issuer(name: &str) -> Result<iap_lb_emulator::Issuer, String> {
@@ -109,27 +96,18 @@ fn issuer(name: &str) -> Result<iap_lb_emulator::Issuer, String> {
 #[given(expr = "the {word} signing key is rotated")]
 async fn rotated(w: &mut FortressWorld, name: String) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
-    f.emulator
-        .rotate_keys(issuer(&name)?, false)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+    f.change(Change::Rotate(issuer(&name)?, false)).await
 }
 
 #[given(expr = "the {word} signing key is rotated and the old one retired")]
 async fn rotated_and_retired(w: &mut FortressWorld, name: String) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
-    f.emulator
-        .rotate_keys(issuer(&name)?, true)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+    f.change(Change::Rotate(issuer(&name)?, true)).await
 }
 
 #[given(expr = "the {word} key endpoints answer {int}")]
 async fn key_fault(w: &mut FortressWorld, name: String, status: u16) -> Result<(), String> {
     let f = w.fortress_to_change().await?;
     let status = http::StatusCode::from_u16(status).map_err(|e| e.to_string())?;
-    f.emulator.set_key_fault(issuer(&name)?, Some(status));
-    Ok(())
+    f.change(Change::KeyFault(issuer(&name)?, status)).await
 }
