@@ -11,8 +11,14 @@ default:
 # The main job: the whole fortress started in-process and attacked with the Gherkin suite
 # (e2e/features). Options go to cucumber: `just e2e --tags @gateway`, `just e2e --name 'back
 # door'`, `just e2e --fail-fast`, `just e2e --concurrency 1`. JUnit: target/e2e/junit.xml.
+# `just e2e --runtime containers`: every component in its own FROM-scratch container on isolated
+# networks (needs Docker; builds the static release binaries first, a few minutes cold).
 [positional-arguments]
 e2e *ARGS:
+    if [[ " $* " == *" --runtime containers "* || " $* " == *" --runtime=containers "* ]]; then \
+        RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu \
+            -p smoothie-service -p coffee-service -p iap-lb-emulator -p gateway-shim -p fortress-probe; \
+    fi
     cargo test -p e2e --test bdd -- "$@"
 
 # The same fortress in the foreground on fixed ports, with the tutorial's curl tests and a fresh
