@@ -61,12 +61,15 @@ impl Images {
 
 static IMAGES: tokio::sync::OnceCell<Images> = tokio::sync::OnceCell::const_new();
 
-/// Where the static binaries are.
+/// Where the static binaries are: cargo's target directory (`CARGO_TARGET_DIR` when set, as
+/// cargo itself reads it; relative to the workspace root), then the target triple.
 pub fn binary_dir() -> PathBuf {
-    crate::stack::workspace_root()
-        .join("target")
-        .join(TARGET)
-        .join("release")
+    let root = crate::stack::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .unwrap_or_else(|| root.join("target"));
+    target.join(TARGET).join("release")
 }
 
 /// The images, built once per process where missing.
