@@ -106,7 +106,12 @@ impl RequestFacts {
     fn of(request: &Request) -> Self {
         let headers = request.headers();
         let uri = request.uri();
-        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        // Query values are never logged: they carry credentials (ESPv2 reads `?access_token=`,
+        // API keys travel as `?key=`). Parameter names stay, so the line still says what was asked.
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{}?{}", uri.path(), redact_query_values(query)),
+            None => uri.path().to_owned(),
+        };
         // Cloud Logging wants scheme, host, path and query. Cloud Run terminates TLS and says which
         // scheme the client used in X-Forwarded-Proto; HTTP/2 carries the host as the URI authority.
         let host = headers
@@ -118,7 +123,7 @@ impl RequestFacts {
                 let scheme = first_token(headers, "x-forwarded-proto").unwrap_or("http");
                 format!("{scheme}://{host}{path_and_query}")
             }
-            None => path_and_query.to_owned(),
+            None => path_and_query,
         };
         Self {
             method: request.method().as_str().to_owned(),
@@ -194,6 +199,18 @@ pub(crate) fn duration_json(d: Duration) -> String {
     }
     let fraction = format!("{nanos:09}");
     format!("{}.{}s", d.as_secs(), fraction.trim_end_matches('0'))
+}
+
+/// `a=1&access_token=eyJ...&flag` becomes `a=REDACTED&access_token=REDACTED&flag`.
+fn redact_query_values(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=REDACTED"),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ async fn the_access_line_carries_http_request_and_the_trace() {
     assert_eq!(http["requestMethod"], "GET");
     assert_eq!(
         http["requestUrl"],
-        "https://smoothie.example/smoothie?size=large"
+        "https://smoothie.example/smoothie?size=REDACTED"
     );
     assert_eq!(http["status"], 200);
     assert_eq!(http["userAgent"], "curl/8.5.0");
@@ -193,6 +193,25 @@ async fn credentials_in_headers_never_reach_the_logs() {
 }
 
 #[tokio::test]
+async fn credentials_in_the_query_never_reach_the_logs() {
+    let logs = Captured::default();
+    let request =
+        Request::get("/smoothie?access_token=SECRET-JWT&key=SECRET-API-KEY&city=Lisbon&flag")
+            .body(Body::empty())
+            .expect("a request");
+    assert_eq!(call(&logs, request).await, StatusCode::OK);
+    let text = logs.text();
+    let [line] = &access_lines(&logs)[..] else {
+        panic!("one access line: {text}")
+    };
+    assert_eq!(
+        line["httpRequest"]["requestUrl"],
+        "/smoothie?access_token=REDACTED&key=REDACTED&city=REDACTED&flag"
+    );
+    assert!(!text.contains("SECRET"), "{text}");
+}
+
+#[tokio::test]
 async fn a_request_without_host_logs_its_path_as_the_url() {
     let logs = Captured::default();
     call(
@@ -205,7 +224,7 @@ async fn a_request_without_host_logs_its_path_as_the_url() {
     let [line] = &access_lines(&logs)[..] else {
         panic!("one access line")
     };
-    assert_eq!(line["httpRequest"]["requestUrl"], "/smoothie?x=1");
+    assert_eq!(line["httpRequest"]["requestUrl"], "/smoothie?x=REDACTED");
     // Neither X-Forwarded-For nor a socket peer: the address is unknown, not invented.
     assert!(line["httpRequest"].get("remoteIp").is_none());
     assert!(line["httpRequest"].get("userAgent").is_none());
