@@ -41,6 +41,9 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-# Benchmarks (not tests): cold start, idle RSS and requests per second of a sample service.
+# Benchmarks (not tests), each printing its figures: a sample service (cold start, idle RSS,
+# req/s), the gateway hop against nginx proxy_pass, and the e2e suite's wall time.
 bench:
     tools/bench/service.sh
+    gateway-shim/bench/gateway.sh
+    e2e/bench/e2e.sh
