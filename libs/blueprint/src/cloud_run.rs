@@ -137,6 +137,65 @@ impl FromStr for Ingress {
     }
 }
 
+/// Longest JSON list of custom audiences Cloud Run accepts per service (item 46: "capped at
+/// 32,768 characters").
+pub const MAX_CUSTOM_AUDIENCES_JSON_CHARS: usize = 32_768;
+
+/// A Cloud Run custom audience (`customAudiences` of the v2 `Service`, gcloud
+/// `--add-custom-audiences`): a further `aud` the invoker check accepts in an ID token besides
+/// the service's run.app URLs (item 46). Google takes any string; custom domains such as
+/// `https://api.example.com` are the usual choice. Here: 1 to 2048 characters, no whitespace or
+/// control characters (a value that could not travel in a token request unescaped).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomAudience(String);
+
+text_newtype!(CustomAudience);
+
+impl CustomAudience {
+    /// Parses a custom audience.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        if !s.is_empty()
+            && s.len() <= 2048
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "a custom audience: 1 to 2048 characters without spaces, e.g. https://api.example.com",
+                s,
+            ))
+        }
+    }
+}
+
+/// Whether Cloud Run checks `roles/run.invoker` on a request (items 39, 45).
+///
+/// Not a `bool`: turning the check off is Google's `invokerIamDisabled: true` (gcloud
+/// `--no-invoker-iam-check`), a relaxation the emulator lists at start. Ingress still applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvokerIamCheck {
+    /// The default: a Google-signed ID token of a `roles/run.invoker` member is required.
+    Enabled,
+    /// `invokerIamDisabled: true`: anyone ingress admits reaches the container.
+    Disabled,
+}
+
+impl InvokerIamCheck {
+    /// From the v2 API field `invokerIamDisabled`.
+    pub fn from_invoker_iam_disabled(disabled: bool) -> Self {
+        if disabled {
+            Self::Disabled
+        } else {
+            Self::Enabled
+        }
+    }
+
+    /// The v2 API field's value.
+    pub fn invoker_iam_disabled(self) -> bool {
+        self == Self::Disabled
+    }
+}
+
 /// Length of the per-project hash in legacy run.app hosts.
 pub(crate) const RUN_APP_HASH_LEN: usize = 10;
 

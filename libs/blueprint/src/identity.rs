@@ -154,6 +154,34 @@ fn is_plausible_email(s: &str) -> bool {
     }
 }
 
+/// A person's Google account email, e.g. `alice@example.com`: a test identity the emulated
+/// Google sign-in page offers, and who `user:EMAIL` IAM members name. Lowercase, so it compares
+/// as Google compares emails; never a service account (those cannot sign in in a browser).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserEmail(String);
+
+text_newtype!(UserEmail);
+
+impl UserEmail {
+    /// Parses a person's email.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let lower = s.to_ascii_lowercase();
+        if is_plausible_email(s) && s == lower && !lower.ends_with(".gserviceaccount.com") {
+            Ok(Self(lower))
+        } else {
+            Err(InvalidValue::new(
+                "a person's email in lowercase, e.g. alice@example.com (not a service account)",
+                s,
+            ))
+        }
+    }
+
+    /// The IAM member naming this person: `user:EMAIL`.
+    pub fn member(&self) -> Member {
+        Member::User(self.0.clone())
+    }
+}
+
 /// An IAM policy member, written as in an IAM policy binding: `serviceAccount:EMAIL`,
 /// `user:EMAIL`, `group:EMAIL`, `domain:DOMAIN`, `allUsers` or `allAuthenticatedUsers`.
 ///
@@ -371,6 +399,21 @@ mod tests {
         );
         assert_eq!(agent.kind(), ServiceAccountKind::ServiceAgent);
         assert_eq!(agent.account(), "service-123456789012");
+    }
+
+    #[test]
+    fn user_emails_are_lowercase_people_never_service_accounts() {
+        let alice = UserEmail::parse("alice@example.com").expect("alice");
+        assert_eq!(alice.member().to_string(), "user:alice@example.com");
+        for bad in [
+            "Alice@example.com",
+            "alice",
+            "alice@example",
+            "my-gateway-sa@my-project.iam.gserviceaccount.com",
+            "a b@example.com",
+        ] {
+            assert!(UserEmail::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

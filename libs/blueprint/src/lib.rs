@@ -47,14 +47,17 @@ mod raw;
 mod topology;
 mod validate;
 
-pub use cloud_run::{Ingress, IngressSource, RunAppHost, ServiceName};
+pub use cloud_run::{
+    CustomAudience, Ingress, IngressSource, InvokerIamCheck, MAX_CUSTOM_AUDIENCES_JSON_CHARS,
+    RunAppHost, ServiceName,
+};
 pub use error::{BlueprintError, InvalidValue, Problem, ProblemKind, SourceLocation};
 pub use identity::{
-    IamBinding, Member, OAuthClientId, Role, ServiceAccountEmail, ServiceAccountKind,
+    IamBinding, Member, OAuthClientId, Role, ServiceAccountEmail, ServiceAccountKind, UserEmail,
 };
 pub use load_balancer::{
-    BackendService, BackendServiceId, HostRule, IapAudience, PathMatcher, PathPattern, PathRule,
-    UrlMap,
+    BackendService, BackendServiceId, HostRule, IapAudience, LoadBalancerScope, PathMatcher,
+    PathPattern, PathRule, UrlMap,
 };
 pub use naming::LoadBalancerNames;
 pub use project::{Domain, ProjectId, ProjectNumber, Region};

@@ -22,6 +22,8 @@ pub(crate) struct RawTopology {
     #[serde(default)]
     pub default_service: Option<Text>,
     pub services: Spanned<Vec<RawService>>,
+    #[serde(default)]
+    pub load_balancer: Option<RawLoadBalancer>,
     pub iap: RawIap,
     pub gateway: RawGateway,
     pub firebase: RawFirebase,
@@ -44,6 +46,17 @@ pub(crate) struct RawService {
     pub paths: Vec<Text>,
     pub ingress: Text,
     pub invokers: Vec<Text>,
+    #[serde(default)]
+    pub custom_audiences: Option<Spanned<Vec<Text>>>,
+    #[serde(default)]
+    pub invoker_iam_disabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawLoadBalancer {
+    #[serde(default)]
+    pub region: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +102,8 @@ pub(crate) struct RawFirebase {
 pub(crate) struct RawLocal {
     #[serde(default)]
     pub upstreams: Option<KeyedList<Text>>,
+    #[serde(default)]
+    pub test_users: Vec<Text>,
 }
 
 /// A YAML mapping kept in file order, each key with its location. (Duplicate keys are already

@@ -9,11 +9,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::cloud_run::{Ingress, RunAppHost, ServiceName};
+use crate::cloud_run::{CustomAudience, Ingress, InvokerIamCheck, RunAppHost, ServiceName};
 use crate::error::{BlueprintError, InvalidValue, SourceLocation};
-use crate::identity::{IamBinding, Member, OAuthClientId, ServiceAccountEmail};
+use crate::identity::{IamBinding, Member, OAuthClientId, ServiceAccountEmail, UserEmail};
 use crate::load_balancer::{
-    BackendService, BackendServiceId, IapAudience, PathPattern, UrlMap, host_without_port,
+    BackendService, BackendServiceId, IapAudience, LoadBalancerScope, PathPattern, UrlMap,
+    host_without_port,
 };
 use crate::naming::{self, LoadBalancerNames};
 use crate::project::{Domain, ProjectId, ProjectNumber, Region, is_resource_id, text_newtype};
@@ -27,6 +28,7 @@ pub struct Topology {
     pub(crate) domain: Domain,
     pub(crate) services: Vec<Service>,
     pub(crate) default_service: usize,
+    pub(crate) load_balancer_scope: LoadBalancerScope,
     pub(crate) iap: IapSettings,
     pub(crate) gateway: Gateway,
     pub(crate) firebase: Firebase,
@@ -121,6 +123,11 @@ impl Topology {
         let backend = self.url_map.route(host, path);
         self.service(backend.service().as_str())
             .unwrap_or_else(|| self.default_service())
+    }
+
+    /// Whether the load balancer is global (the default) or regional (`loadBalancer.region`).
+    pub fn load_balancer_scope(&self) -> &LoadBalancerScope {
+        &self.load_balancer_scope
     }
 
     /// Names of the load balancer's global resources.
@@ -236,6 +243,8 @@ pub struct Service {
     pub(crate) paths: Vec<PathPattern>,
     pub(crate) ingress: Ingress,
     pub(crate) invokers: Vec<Member>,
+    pub(crate) custom_audiences: Vec<CustomAudience>,
+    pub(crate) invoker_iam: InvokerIamCheck,
     pub(crate) iap_bindings: Vec<IamBinding>,
     pub(crate) neg_name: String,
     pub(crate) backend_service: BackendService,
@@ -266,6 +275,30 @@ impl Service {
         &self.invokers
     }
 
+    /// The service's custom audiences (`customAudiences`), in file order.
+    pub fn custom_audiences(&self) -> &[CustomAudience] {
+        &self.custom_audiences
+    }
+
+    /// Whether the invoker check runs (`invokerIamDisabled`, items 39, 45).
+    pub fn invoker_iam(&self) -> InvokerIamCheck {
+        self.invoker_iam
+    }
+
+    /// Every `aud` Cloud Run's invoker check accepts in an ID token for this service (item 46):
+    /// its run.app URLs (legacy when the region's code is known, then deterministic), then its
+    /// custom audiences.
+    pub fn invoker_audiences(&self) -> Vec<String> {
+        self.run_app_host
+            .as_ref()
+            .ok()
+            .into_iter()
+            .chain([&self.deterministic_run_app_host])
+            .map(RunAppHost::url)
+            .chain(self.custom_audiences.iter().map(|a| a.as_str().to_owned()))
+            .collect()
+    }
+
     /// Whether `account` holds `roles/run.invoker` here, directly or through `allUsers` /
     /// `allAuthenticatedUsers`.
     pub fn is_invoker(&self, account: &ServiceAccountEmail) -> bool {
@@ -293,13 +326,16 @@ impl Service {
     }
 
     /// The `aud` of IAP's signed header for this service:
-    /// `/projects/PROJECT_NUMBER/global/backendServices/ID`.
+    /// `/projects/PROJECT_NUMBER/global/backendServices/ID`, or
+    /// `/projects/PROJECT_NUMBER/regions/REGION/backendServices/ID` behind a regional load
+    /// balancer (item 23).
     pub fn iap_audience(&self) -> &IapAudience {
         &self.iap_audience
     }
 
     /// The IAM resource of the backend service's IAP policy:
-    /// `projects/PROJECT_NUMBER/iap_web/compute/services/ID`.
+    /// `projects/PROJECT_NUMBER/iap_web/compute/services/ID`, or
+    /// `projects/PROJECT_NUMBER/iap_web/compute-REGION/services/ID` when regional (item 29).
     pub fn iap_resource_name(&self) -> &str {
         &self.iap_resource_name
     }
@@ -326,12 +362,18 @@ impl Service {
 
     pub(crate) fn new(
         project: &Project,
-        name: ServiceName,
-        paths: Vec<PathPattern>,
-        ingress: Ingress,
-        invokers: Vec<Member>,
+        scope: &LoadBalancerScope,
+        spec: ServiceSpec,
         iap_bindings: Vec<IamBinding>,
     ) -> Self {
+        let ServiceSpec {
+            name,
+            paths,
+            ingress,
+            invokers,
+            custom_audiences,
+            invoker_iam,
+        } = spec;
         let backend_name = naming::backend_service_name(&name);
         let id: BackendServiceId = naming::backend_service_id(project.number, &backend_name);
         let run_app_host = match project.region.run_app_code() {
@@ -342,10 +384,23 @@ impl Service {
             )),
             None => Err(project.region.clone()),
         };
+        let (iap_audience, iap_resource_name) = match scope {
+            LoadBalancerScope::Global => (
+                IapAudience::backend_service(project.number, id),
+                format!("projects/{}/iap_web/compute/services/{id}", project.number),
+            ),
+            LoadBalancerScope::Regional(region) => (
+                IapAudience::regional_backend_service(project.number, region, id),
+                format!(
+                    "projects/{}/iap_web/compute-{region}/services/{id}",
+                    project.number
+                ),
+            ),
+        };
         Self {
             neg_name: naming::neg_name(&name),
-            iap_audience: IapAudience::backend_service(project.number, id),
-            iap_resource_name: format!("projects/{}/iap_web/compute/services/{id}", project.number),
+            iap_audience,
+            iap_resource_name,
             deterministic_run_app_host: RunAppHost::deterministic(
                 &name,
                 project.number,
@@ -357,9 +412,22 @@ impl Service {
             paths,
             ingress,
             invokers,
+            custom_audiences,
+            invoker_iam,
             iap_bindings,
         }
     }
+}
+
+/// A service's own fields as the topology declares them, before anything is derived.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceSpec {
+    pub name: ServiceName,
+    pub paths: Vec<PathPattern>,
+    pub ingress: Ingress,
+    pub invokers: Vec<Member>,
+    pub custom_audiences: Vec<CustomAudience>,
+    pub invoker_iam: InvokerIamCheck,
 }
 
 /// IAP settings shared by every backend service, and project-level IAP bindings.
@@ -507,6 +575,7 @@ impl Firebase {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocalSettings {
     pub(crate) upstreams: Vec<(ServiceName, UpstreamAddr)>,
+    pub(crate) test_users: Vec<UserEmail>,
 }
 
 impl LocalSettings {
@@ -521,6 +590,12 @@ impl LocalSettings {
     /// Every configured upstream, in file order.
     pub fn upstreams(&self) -> &[(ServiceName, UpstreamAddr)] {
         &self.upstreams
+    }
+
+    /// The people the emulated Google sign-in page offers (`local.testUsers`), in file order.
+    /// Scenarios name them in IAM members as `user:EMAIL`.
+    pub fn test_users(&self) -> &[UserEmail] {
+        &self.test_users
     }
 }
 

@@ -13,15 +13,20 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-use crate::cloud_run::{Ingress, ServiceName};
+use crate::cloud_run::{
+    CustomAudience, Ingress, InvokerIamCheck, MAX_CUSTOM_AUDIENCES_JSON_CHARS, ServiceName,
+};
 use crate::error::{BlueprintError, InvalidValue, Problem, ProblemKind, SourceLocation};
-use crate::identity::{IamBinding, Member, OAuthClientId, Role, ServiceAccountEmail};
-use crate::load_balancer::{HostRule, PathMatcher, PathPattern, PathRule, UrlMap};
+use crate::identity::{IamBinding, Member, OAuthClientId, Role, ServiceAccountEmail, UserEmail};
+use crate::load_balancer::{
+    HostRule, LoadBalancerScope, PathMatcher, PathPattern, PathRule, UrlMap,
+};
 use crate::naming::{self, LoadBalancerNames};
 use crate::project::{Domain, ProjectId, ProjectNumber, Region};
 use crate::raw::{KeyedList, RawBinding, RawService, RawTopology, Text};
 use crate::topology::{
-    ApiId, Firebase, Gateway, IapSettings, LocalSettings, Project, Service, Topology, UpstreamAddr,
+    ApiId, Firebase, Gateway, IapSettings, LocalSettings, Project, Service, ServiceSpec, Topology,
+    UpstreamAddr,
 };
 
 /// Validates `raw`; `base_dir` resolves relative paths.
@@ -36,6 +41,7 @@ pub(crate) fn validate(
     let project = check.project(raw);
     let domain = check.parse("domain", &raw.domain, Domain::parse);
     let services = check.services(raw);
+    let load_balancer_scope = check.load_balancer_scope(raw, project.as_ref());
     let default_service = match &raw.default_service {
         Some(name) => check.service_ref("defaultService".into(), name, &known),
         None => Some(0),
@@ -54,6 +60,7 @@ pub(crate) fn validate(
             services,
             service_bindings,
             default_service,
+            load_balancer_scope,
             iap,
             gateway,
             firebase,
@@ -82,9 +89,10 @@ pub(crate) fn validate(
 struct Sections {
     project: Option<Project>,
     domain: Option<Domain>,
-    services: Option<Vec<ServiceParts>>,
+    services: Option<Vec<ServiceSpec>>,
     service_bindings: Option<Vec<Vec<IamBinding>>>,
     default_service: Option<usize>,
+    load_balancer_scope: Option<LoadBalancerScope>,
     iap: Option<IapSettings>,
     gateway: Option<Gateway>,
     firebase: Option<Firebase>,
@@ -94,20 +102,12 @@ struct Sections {
 /// Derives each service's names and the URL map, once every section is valid.
 fn assemble(source_name: &str, sections: Sections) -> Option<Topology> {
     let project = sections.project?;
+    let scope = sections.load_balancer_scope?;
     let services: Vec<Service> = sections
         .services?
         .into_iter()
         .zip(sections.service_bindings?)
-        .map(|(parts, bindings)| {
-            Service::new(
-                &project,
-                parts.name,
-                parts.paths,
-                parts.ingress,
-                parts.invokers,
-                bindings,
-            )
-        })
+        .map(|(spec, bindings)| Service::new(&project, &scope, spec, bindings))
         .collect();
     let default_service = sections.default_service?;
     let domain = sections.domain?;
@@ -118,6 +118,7 @@ fn assemble(source_name: &str, sections: Sections) -> Option<Topology> {
         domain,
         services,
         default_service,
+        load_balancer_scope: scope,
         iap: sections.iap?,
         gateway: sections.gateway?,
         firebase: sections.firebase?,
@@ -176,30 +177,6 @@ impl KnownServices<'_> {
 impl KnownServices<'_> {
     fn index_of(&self, name: &str) -> Option<usize> {
         self.0.iter().position(|known| *known == name)
-    }
-}
-
-/// A service's own fields, before derivation.
-struct ServiceParts {
-    name: ServiceName,
-    paths: Vec<PathPattern>,
-    ingress: Ingress,
-    invokers: Vec<Member>,
-}
-
-impl ServiceParts {
-    fn complete(
-        name: Option<ServiceName>,
-        paths: Option<Vec<PathPattern>>,
-        ingress: Option<Ingress>,
-        invokers: Option<Vec<Member>>,
-    ) -> Option<Self> {
-        Some(Self {
-            name: name?,
-            paths: paths?,
-            ingress: ingress?,
-            invokers: invokers?,
-        })
     }
 }
 
@@ -289,7 +266,7 @@ impl Checker {
         })
     }
 
-    fn services(&mut self, raw: &RawTopology) -> Option<Vec<ServiceParts>> {
+    fn services(&mut self, raw: &RawTopology) -> Option<Vec<ServiceSpec>> {
         let list = &raw.services.value;
         if list.is_empty() {
             self.report(
@@ -338,9 +315,97 @@ impl Checker {
 
             let ingress = self.parse(at("ingress"), &service.ingress, Ingress::parse);
             let invokers = self.parse_each(&at("invokers"), &service.invokers, Member::parse);
-            parts.push(ServiceParts::complete(name, paths, ingress, invokers));
+            let custom_audiences = self.custom_audiences(&at("customAudiences"), service);
+            parts.push((|| {
+                Some(ServiceSpec {
+                    name: name?,
+                    paths: paths?,
+                    ingress: ingress?,
+                    invokers: invokers?,
+                    custom_audiences: custom_audiences?,
+                    invoker_iam: InvokerIamCheck::from_invoker_iam_disabled(
+                        service.invoker_iam_disabled,
+                    ),
+                })
+            })());
         }
         parts.into_iter().collect()
+    }
+
+    /// `customAudiences` (item 46): each a [`CustomAudience`], none twice, and the list's JSON
+    /// within Cloud Run's 32,768 characters.
+    fn custom_audiences(
+        &mut self,
+        field: &str,
+        service: &RawService,
+    ) -> Option<Vec<CustomAudience>> {
+        let Some(list) = &service.custom_audiences else {
+            return Some(Vec::new());
+        };
+        let parsed = self.parse_each(field, &list.value, CustomAudience::parse);
+        let mut ok = true;
+        for (j, audience) in list.value.iter().enumerate() {
+            if list.value[..j].iter().any(|a| a.value == audience.value) {
+                ok = false;
+                self.report(
+                    format!("{field}[{j}]"),
+                    location_of(audience),
+                    ProblemKind::Invalid(InvalidValue::new(
+                        "a custom audience not listed before",
+                        &audience.value,
+                    )),
+                );
+            }
+        }
+        // JSON of a list of strings: brackets, quotes, commas, and each string escaped.
+        let json_chars = 2 + list
+            .value
+            .iter()
+            .map(|a| json_string_chars(&a.value) + 1)
+            .sum::<usize>()
+            .saturating_sub(1);
+        if json_chars > MAX_CUSTOM_AUDIENCES_JSON_CHARS {
+            ok = false;
+            self.report(
+                field.to_owned(),
+                location_of(list),
+                ProblemKind::Invalid(InvalidValue::new(
+                    "custom audiences whose JSON list is at most 32768 characters (Cloud Run's cap)",
+                    &format!("{json_chars} characters"),
+                )),
+            );
+        }
+        parsed.filter(|_| ok)
+    }
+
+    /// `loadBalancer.region`: absent means Google's global external ALB; present, a regional
+    /// one, which must sit in the services' region (its serverless NEGs are regional).
+    fn load_balancer_scope(
+        &mut self,
+        raw: &RawTopology,
+        project: Option<&Project>,
+    ) -> Option<LoadBalancerScope> {
+        let Some(region) = raw.load_balancer.as_ref().and_then(|lb| lb.region.as_ref()) else {
+            return Some(LoadBalancerScope::Global);
+        };
+        let parsed = self.parse("loadBalancer.region", region, Region::parse)?;
+        let project = project?;
+        if parsed != project.region {
+            self.report(
+                "loadBalancer.region".into(),
+                location_of(region),
+                ProblemKind::Invalid(InvalidValue::new(
+                    format!(
+                        "the services' region {} (project.region): a regional backend service \
+                         can only use serverless NEGs of its own region",
+                        project.region
+                    ),
+                    &region.value,
+                )),
+            );
+            return None;
+        }
+        Some(LoadBalancerScope::Regional(parsed))
     }
 
     fn bindings(&mut self, field: &str, raw: &[RawBinding]) -> Option<Vec<IamBinding>> {
@@ -467,6 +532,23 @@ impl Checker {
         let Some(local) = &raw.local else {
             return Some(LocalSettings::default());
         };
+        let test_users = self.parse_each("local.testUsers", &local.test_users, UserEmail::parse);
+        for (i, user) in local.test_users.iter().enumerate() {
+            let lower = user.value.to_ascii_lowercase();
+            if local.test_users[..i]
+                .iter()
+                .any(|u| u.value.to_ascii_lowercase() == lower)
+            {
+                self.report(
+                    format!("local.testUsers[{i}]"),
+                    location_of(user),
+                    ProblemKind::Invalid(InvalidValue::new(
+                        "a test user not listed before",
+                        &user.value,
+                    )),
+                );
+            }
+        }
         let upstreams: Vec<Option<(ServiceName, UpstreamAddr)>> =
             KeyedList::entries(&local.upstreams)
                 .iter()
@@ -478,8 +560,28 @@ impl Checker {
                     Some((service?, addr?))
                 })
                 .collect();
+        let upstreams = upstreams.into_iter().collect::<Option<_>>();
+        let test_users = test_users?;
+        let unique = test_users.len()
+            == test_users
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len();
         Some(LocalSettings {
-            upstreams: upstreams.into_iter().collect::<Option<_>>()?,
+            upstreams: upstreams?,
+            test_users: unique.then_some(test_users)?,
         })
     }
+}
+
+/// Characters `s` takes as a JSON string, quotes included.
+fn json_string_chars(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }

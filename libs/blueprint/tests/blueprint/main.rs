@@ -5,6 +5,7 @@
 //! - `fixtures`: the shipped `fixtures/` load, agree with each other, and derive pinned values.
 
 mod fixtures;
+mod options;
 mod rejections;
 mod url_map;
 

@@ -549,3 +549,120 @@ fn a_region_without_a_known_run_app_code_loads_but_refuses_a_legacy_host() {
         "coffee-service-123456789012.mars-north1.run.app"
     );
 }
+
+// --- optional service, load-balancer and local settings ---
+
+const SMOOTHIE_INGRESS: &str =
+    "paths: [\"/smoothie\", \"/smoothie/*\"]\n    ingress: internal-and-cloud-load-balancing";
+
+fn with_smoothie(extra: &str) -> String {
+    edited(SMOOTHIE_INGRESS, &format!("{SMOOTHIE_INGRESS}\n    {extra}"))
+}
+
+#[test]
+fn rejects_a_custom_audience_with_a_space_naming_its_index() {
+    let message = load_err(&with_smoothie(
+        "customAudiences: [\"https://api.example.com\", \"my audience\"]",
+    ))
+    .to_string();
+    assert!(
+        message.contains(
+            "services[0].customAudiences[1]: expected a custom audience: 1 to 2048 characters \
+             without spaces"
+        ),
+        "{message}"
+    );
+    assert!(message.starts_with("fixtures/bad.yaml:10:"), "{message}");
+}
+
+#[test]
+fn rejects_a_custom_audience_listed_twice() {
+    let message = load_err(&with_smoothie("customAudiences: [\"a\", \"b\", \"a\"]")).to_string();
+    assert!(
+        message.contains(
+            "services[0].customAudiences[2]: expected a custom audience not listed before, \
+             found \"a\""
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn rejects_custom_audiences_beyond_cloud_runs_json_cap() {
+    let many: Vec<String> = (0..20)
+        .map(|i| format!("\"https://{i}.{}.example.com\"", "a".repeat(2000)))
+        .collect();
+    let message =
+        load_err(&with_smoothie(&format!("customAudiences: [{}]", many.join(", ")))).to_string();
+    assert!(
+        message.contains(
+            "services[0].customAudiences: expected custom audiences whose JSON list is at most \
+             32768 characters"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn rejects_invoker_iam_disabled_that_is_not_a_bool() {
+    check_rejected(
+        SMOOTHIE_INGRESS,
+        &format!("{SMOOTHIE_INGRESS}\n    invokerIamDisabled: sometimes"),
+        "fixtures/bad.yaml:10:",
+    );
+}
+
+#[test]
+fn rejects_a_regional_load_balancer_outside_the_services_region() {
+    let message = load_err(&edited(
+        "iap:\n  oauth2ClientId",
+        "loadBalancer:\n  region: europe-west1\niap:\n  oauth2ClientId",
+    ))
+    .to_string();
+    assert_eq!(
+        message,
+        "fixtures/bad.yaml:16:11: loadBalancer.region: expected the services' region \
+         us-central1 (project.region): a regional backend service can only use serverless NEGs \
+         of its own region, found \"europe-west1\""
+    );
+}
+
+#[test]
+fn rejects_a_malformed_load_balancer_region() {
+    check_rejected(
+        "iap:\n  oauth2ClientId",
+        "loadBalancer:\n  region: central\niap:\n  oauth2ClientId",
+        "loadBalancer.region: expected a region such as us-central1",
+    );
+}
+
+#[test]
+fn rejects_an_unknown_load_balancer_field() {
+    check_rejected(
+        "iap:\n  oauth2ClientId",
+        "loadBalancer:\n  scheme: EXTERNAL\niap:\n  oauth2ClientId",
+        "unknown field `scheme`",
+    );
+}
+
+#[test]
+fn rejects_test_users_that_are_service_accounts_or_repeated() {
+    let message = load_err(&edited(
+        "local:\n",
+        "local:\n  testUsers:\n    - alice@example.com\n    - my-gateway-sa@my-project.iam.gserviceaccount.com\n    - alice@example.com\n",
+    ))
+    .to_string();
+    assert!(
+        message.contains(
+            "local.testUsers[1]: expected a person's email in lowercase, e.g. alice@example.com \
+             (not a service account)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "local.testUsers[2]: expected a test user not listed before, found \"alice@example.com\""
+        ),
+        "{message}"
+    );
+}
