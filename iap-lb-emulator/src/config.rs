@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blueprint::{ServiceAccountEmail, Topology, UpstreamAddr};
+use blueprint::{InvokerIamCheck, ServiceAccountEmail, Topology, UpstreamAddr};
 
 /// The emulator's whole configuration. No `Default`: build it from a topology with
 /// [`Config::new`], then adjust the local knobs.
@@ -46,8 +46,9 @@ pub struct Config {
     pub internal_callers: Vec<IpAddr>,
     /// How long a service may take to answer before Cloud Run's 504 (default 300 s, item 50).
     pub request_timeout: Duration,
-    /// The people the emulated Google sign-in page offers (IAP's browser flow). Empty: the page
-    /// offers no one. Service accounts cannot sign in through a browser.
+    /// The people the emulated Google sign-in page offers (IAP's browser flow). Starts as the
+    /// topology's `local.testUsers`; empty: the page offers no one. Service accounts cannot sign
+    /// in through a browser.
     pub test_users: Vec<String>,
 }
 
@@ -124,10 +125,17 @@ impl Config {
     /// The topology with every local knob at its secure default: generated keys, no state
     /// directory, no extra accounts, Firebase API keys not checked (as the Firebase emulator;
     /// listed by [`Config::relaxations`]), email-enumeration protection on, keys cacheable for an
-    /// hour, upstreams from the topology only.
+    /// hour, upstreams from the topology only, test users from the topology's `local.testUsers`.
     pub fn new(topology: impl Into<Arc<Topology>>) -> Self {
+        let topology: Arc<Topology> = topology.into();
+        let test_users = topology
+            .local()
+            .test_users()
+            .iter()
+            .map(|u| u.as_str().to_string())
+            .collect();
         Self {
-            topology: topology.into(),
+            topology,
             extra_service_accounts: Vec::new(),
             firebase_api_keys: ApiKeys::AnyNonEmpty,
             email_privacy: EmailPrivacy::EnumerationProtection,
@@ -138,7 +146,7 @@ impl Config {
             ingress_refusal: IngressRefusal::NotFound,
             internal_callers: Vec::new(),
             request_timeout: Duration::from_secs(300),
-            test_users: Vec::new(),
+            test_users,
         }
     }
 
@@ -305,6 +313,15 @@ impl Config {
                 self.internal_callers
             ));
         }
+        for service in self.topology.services() {
+            if service.invoker_iam() == InvokerIamCheck::Disabled {
+                out.push(format!(
+                    "services.{}.invokerIamDisabled: Cloud Run's run.invoker check is off; \
+                     ingress still applies (topology setting, as in production)",
+                    service.name()
+                ));
+            }
+        }
         if self.email_privacy == EmailPrivacy::Legacy {
             out.push(
                 "email_privacy: email-enumeration protection is off (EMAIL_NOT_FOUND / INVALID_PASSWORD)"
@@ -423,6 +440,13 @@ pub(crate) mod tests {
             config.upstream("smoothie-service").map(|a| a.as_str()),
             Some("127.0.0.1:8081")
         );
+    }
+
+    #[test]
+    fn test_users_start_as_the_topologys_local_test_users() {
+        let config = Config::new(topology());
+        assert_eq!(config.test_users, vec!["alice@example.com".to_string()]);
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]

@@ -290,6 +290,12 @@ impl RunningEmulator {
         self.state.services.remove_iap_accessor(service, member)
     }
 
+    /// Turns `service`'s Cloud Run invoker check on or off (`invokerIamDisabled`, items 39, 45);
+    /// `false` when there is no such service.
+    pub fn set_invoker_iam(&self, service: &str, check: blueprint::InvokerIamCheck) -> bool {
+        self.state.services.set_invoker_iam(service, check)
+    }
+
     /// Makes `service` take `delay` longer to answer (zero heals it); `false` when there is no
     /// such service.
     pub fn set_service_delay(&self, service: &str, delay: Duration) -> bool {

@@ -63,7 +63,8 @@ struct Cli {
     /// A peer address whose direct run.app requests count as internal traffic (repeatable).
     #[arg(long = "internal-caller")]
     internal_callers: Vec<std::net::IpAddr>,
-    /// A person the emulated Google sign-in page offers for IAP's browser flow (repeatable).
+    /// A person the emulated Google sign-in page offers for IAP's browser flow (repeatable), on
+    /// top of the topology's local.testUsers.
     #[arg(long = "test-user")]
     test_users: Vec<String>,
     /// Seconds a service may take before Cloud Run's 504.
@@ -114,7 +115,15 @@ impl Cli {
         };
         config.internal_callers = self.internal_callers.clone();
         config.request_timeout = Duration::from_secs(self.request_timeout);
-        config.test_users = self.test_users.clone();
+        for user in &self.test_users {
+            if !config
+                .test_users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(user))
+            {
+                config.test_users.push(user.clone());
+            }
+        }
         config
     }
 }

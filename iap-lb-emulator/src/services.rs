@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use blueprint::{Ingress, Member, Topology};
+use blueprint::{Ingress, InvokerIamCheck, Member, Topology};
 
 /// What the front end checks for one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct ServiceState {
     pub ingress: Ingress,
     /// Members holding `roles/run.invoker` on the service (item 45).
     pub invokers: Vec<Member>,
+    /// Whether the invoker check runs at all (`invokerIamDisabled`, items 39, 45).
+    pub invoker_iam: InvokerIamCheck,
     /// Members holding `roles/iap.httpsResourceAccessor` on its backend service, project-level
     /// bindings included (items 17, 28).
     pub iap_accessors: Vec<Member>,
@@ -41,6 +43,7 @@ impl Services {
                     ServiceState {
                         ingress: s.ingress(),
                         invokers: s.invokers().to_vec(),
+                        invoker_iam: s.invoker_iam(),
                         iap_accessors: topology.iap_accessors(s).into_iter().cloned().collect(),
                         delay: std::time::Duration::ZERO,
                     },
@@ -77,6 +80,28 @@ impl Services {
             .is_some();
         if changed {
             tracing::info!(service = name, ingress = %ingress, "mutation: ingress changed");
+        }
+        changed
+    }
+
+    /// Turns `name`'s invoker check on or off (`invokerIamDisabled`); `false` when there is no
+    /// such service. Turning it off is logged as a warning: it is a relaxation.
+    pub fn set_invoker_iam(&self, name: &str, check: InvokerIamCheck) -> bool {
+        let changed = self
+            .write()
+            .get_mut(name)
+            .map(|s| s.invoker_iam = check)
+            .is_some();
+        if changed {
+            match check {
+                InvokerIamCheck::Disabled => tracing::warn!(
+                    service = name,
+                    "mutation: invoker IAM check disabled (invokerIamDisabled: true); ingress still applies"
+                ),
+                InvokerIamCheck::Enabled => {
+                    tracing::info!(service = name, "mutation: invoker IAM check enabled")
+                }
+            }
         }
         changed
     }

@@ -19,7 +19,9 @@
 //!   `POST /_emulator/services/NAME/iap-accessors` (`roles/iap.httpsResourceAccessor`) with
 //!   `{"add":"MEMBER"}` or `{"remove":"MEMBER"}`:
 //!   the mutations scenarios need ("Given coffee-service has ingress all"). Each is logged, and
-//!   answers the service's new state.
+//!   answers the service's new state. `PUT /_emulator/services/NAME/invoker-iam`
+//!   `{"invokerIamDisabled":true|false}` turns Cloud Run's invoker check off or on (items 39,
+//!   45; turning it off is logged as a warning).
 //!
 //! - Faults and rotations: `PUT /_emulator/services/NAME/delay` `{"millis":N}` makes a service
 //!   slow (it counts against the request timeout); `POST /_emulator/keys/ISSUER/rotate[?retire=true]`
@@ -34,7 +36,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use blueprint::{Ingress, Member};
+use blueprint::{Ingress, InvokerIamCheck, Member};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -53,6 +55,10 @@ pub fn router(state: AppState) -> Router {
             post(change_iap_accessors),
         )
         .route("/_emulator/services/{name}/delay", put(set_delay))
+        .route(
+            "/_emulator/services/{name}/invoker-iam",
+            put(set_invoker_iam),
+        )
         .route("/_emulator/keys/{issuer}/rotate", post(rotate_keys))
         .route(
             "/_emulator/keys/{issuer}/fault",
@@ -91,6 +97,8 @@ async fn topology(State(state): State<AppState>) -> Response {
                 "paths": s.paths().iter().map(|p| p.as_str()).collect::<Vec<_>>(),
                 "ingress": s.ingress().as_gcloud(),
                 "invokers": s.invokers().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "invokerIamDisabled": s.invoker_iam().invoker_iam_disabled(),
+                "customAudiences": s.custom_audiences().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
                 "iapAccessors": topology.iap_accessors(s).iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "runAppHosts": run_app_hosts,
                 "backendService": s.backend_service().name(),
@@ -110,6 +118,11 @@ async fn topology(State(state): State<AppState>) -> Response {
         },
         "domain": config.domain(),
         "defaultService": topology.default_service().name().as_str(),
+        "loadBalancer": {
+            "scope": if topology.load_balancer_scope().region().is_some() { "regional" } else { "global" },
+            "region": topology.load_balancer_scope().region().map(|r| r.as_str()),
+        },
+        "testUsers": config.test_users,
         "services": services,
         "iap": {
             "oauth2ClientId": iap.oauth2_client_id().as_str(),
@@ -131,6 +144,7 @@ fn service_state(state: &AppState, name: &str) -> Response {
             "name": name,
             "ingress": s.ingress.as_gcloud(),
             "invokers": s.invokers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "invokerIamDisabled": s.invoker_iam.invoker_iam_disabled(),
             "iapAccessors": s.iap_accessors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }))
         .into_response(),
@@ -164,6 +178,31 @@ async fn set_ingress(
         Err(e) => return (StatusCode::BAD_REQUEST, format!("ingress: {e}\n")).into_response(),
     };
     if !state.services.set_ingress(&name, ingress) {
+        return no_such_service(&name);
+    }
+    service_state(&state, &name)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvokerIamBody {
+    invoker_iam_disabled: bool,
+}
+
+async fn set_invoker_iam(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::Json<InvokerIamBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(body)) = body else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected {\"invokerIamDisabled\": true|false}\n",
+        )
+            .into_response();
+    };
+    let check = InvokerIamCheck::from_invoker_iam_disabled(body.invoker_iam_disabled);
+    if !state.services.set_invoker_iam(&name, check) {
         return no_such_service(&name);
     }
     service_state(&state, &name)
@@ -347,6 +386,7 @@ async fn unknown() -> Response {
              /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
              /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
              /_emulator/services/NAME/iap-accessors, /_emulator/services/NAME/delay, \
+             /_emulator/services/NAME/invoker-iam, \
              /_emulator/keys/ISSUER/rotate, /_emulator/keys/ISSUER/fault, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",

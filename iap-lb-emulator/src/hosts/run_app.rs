@@ -15,10 +15,12 @@
 //!    [`IngressSource::ExternalLoadBalancer`]; internal traffic comes from a peer address listed in
 //!    `Config::internal_callers`. No request header can claim either. The refusal is GFE's HTML
 //!    404 page (item 43, the best evidence), or 403 with `IngressRefusal::Forbidden`.
-//! 4. **Invoker IAM** (items 45-47): a service whose invokers include `allUsers` is public and
+//! 4. **Invoker IAM** (items 45-47): a service with `invokerIamDisabled: true` (items 39, 45;
+//!    listed among the relaxations at start) or whose invokers include `allUsers` is public and
 //!    checks nothing. Otherwise the credential is `X-Serverless-Authorization: Bearer` if present,
 //!    else `Authorization: Bearer` (item 46): a Google-signed ID token (the accounts.google.com
-//!    keys) whose `aud` is one of the service's run.app URLs. No credential → 403 "Your client
+//!    keys) whose `aud` is one of the service's run.app URLs or one of its `customAudiences`
+//!    (item 46; `blueprint::Service::invoker_audiences`). No credential → 403 "Your client
 //!    does not have permission to get URL <code>PATH</code> from this server."; a credential that
 //!    does not verify → 401 "Your client does not have permission to the requested URL" with
 //!    `WWW-Authenticate: Bearer error="invalid_token"`; a valid token whose principal lacks
@@ -39,7 +41,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use blueprint::{IngressSource, Member, Service};
+use blueprint::{IngressSource, InvokerIamCheck, Member, Service};
 use cloud_run::{TRACEPARENT, TraceContext, X_CLOUD_TRACE_CONTEXT};
 use google_tokens::{GoogleIdClaims, Policy};
 
@@ -150,6 +152,18 @@ pub async fn serve(
                 "cloud run"
             );
         }
+        Ok(Invoker::Unchecked) => {
+            tracing::info!(
+                service = service_name,
+                decision = "allowed",
+                reason = "invokerIamDisabled: no invoker check",
+                "cloud run"
+            );
+            // item 27 says Cloud Run strips the signature of X-Serverless-Authorization; the
+            // emulator does so whether or not the check ran, so a container never gets a
+            // replayable token. `Authorization` is the app's own header then (item 46).
+            strip_signature(req.headers_mut(), &X_SERVERLESS_AUTHORIZATION);
+        }
         Ok(Invoker::Member { principal, header }) => {
             tracing::info!(service = service_name, principal = %principal, decision = "allowed", reason = "run.invoker", "cloud run");
             strip_signature(req.headers_mut(), &header);
@@ -195,6 +209,8 @@ fn is_reserved(path: &str) -> bool {
 enum Invoker {
     /// `allUsers` holds the role: nothing is checked.
     Public,
+    /// `invokerIamDisabled: true`: the check is off (items 39, 45); no token is verified.
+    Unchecked,
     /// A verified principal holding the role, and the header that carried its token.
     Member {
         principal: String,
@@ -246,6 +262,9 @@ fn check_invoker(
     current: &ServiceState,
     headers: &HeaderMap,
 ) -> Result<Invoker, InvokerDenial> {
+    if current.invoker_iam == InvokerIamCheck::Disabled {
+        return Ok(Invoker::Unchecked);
+    }
     if current.invokers.contains(&Member::AllUsers) {
         return Ok(Invoker::Public);
     }
@@ -258,13 +277,8 @@ fn check_invoker(
     };
     let token =
         token.map_err(|()| InvokerDenial::InvalidToken("not a bearer token".to_string()))?;
-    let audiences: Vec<String> = service
-        .run_app_host()
-        .ok()
-        .into_iter()
-        .chain([service.deterministic_run_app_host()])
-        .map(|h| h.url())
-        .collect();
+    // item 46: the run.app URLs or one of the service's custom audiences.
+    let audiences = service.invoker_audiences();
     let keys = state
         .keys
         .google

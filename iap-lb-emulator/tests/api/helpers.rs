@@ -30,6 +30,17 @@ pub fn topology() -> Topology {
     .expect("fixtures/fortress.yaml loads")
 }
 
+/// The fixture topology with `from` (which must occur exactly once) replaced by `to`.
+pub fn topology_edited(from: &str, to: &str) -> Topology {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/fortress.yaml");
+    let text = std::fs::read_to_string(path).expect("fixture");
+    assert_eq!(text.matches(from).count(), 1, "edit target: {from:?}");
+    Topology::from_yaml_str(&text.replacen(from, to, 1), path).expect("edited topology loads")
+}
+
+/// The smoothie service's entry in the fixture, for [`topology_edited`].
+pub const SMOOTHIE_ENTRY: &str = "  - name: smoothie-service\n";
+
 /// The fixture topology with a rogue account for attack scenarios.
 pub fn config() -> Config {
     let mut config = Config::new(topology());

@@ -794,3 +794,106 @@ async fn iaps_callback_refuses_a_forged_state() {
         .expect("send");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn with_invoker_iam_disabled_iaps_agent_needs_no_invoker_role() {
+    // item 39: the alternative to granting IAP's agent run.invoker is invokerIamDisabled.
+    let topology = helpers::topology_edited(
+        helpers::SMOOTHIE_ENTRY,
+        &format!("{}    invokerIamDisabled: true\n", helpers::SMOOTHIE_ENTRY),
+    );
+    let f = fortress_with(topology, |_| {}).await;
+    let agent = Member::parse(&format!("serviceAccount:{IAP_AGENT}")).expect("member");
+    assert!(f.emulator.remove_invoker("smoothie-service", &agent));
+    assert!(f.emulator.remove_invoker("coffee-service", &agent));
+    let token = f.gateway_token().await;
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert!(
+        seen["headers"]["x-goog-iap-jwt-assertion"].is_string(),
+        "IAP still ran"
+    );
+    // coffee-service keeps its check: without the agent's role, Cloud Run's 403 after IAP.
+    let resp = f.get("/coffee", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resp.headers()
+            .get("x-goog-iap-generated-response")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_regional_load_balancer_signs_for_the_regional_backend_service() {
+    let topology =
+        helpers::topology_edited("\niap:\n", "\nloadBalancer:\n  region: us-central1\niap:\n");
+    let audience = topology
+        .service("smoothie-service")
+        .expect("smoothie")
+        .iap_audience()
+        .as_str()
+        .to_string();
+    let id = topology
+        .service("smoothie-service")
+        .expect("smoothie")
+        .backend_service()
+        .id();
+    assert_eq!(
+        audience,
+        format!("/projects/123456789012/regions/us-central1/backendServices/{id}")
+    );
+    let f = fortress_with(topology, |_| {}).await;
+    let resp = f.get("/smoothie", Some(&f.gateway_token().await)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    let assertion = seen["headers"]["x-goog-iap-jwt-assertion"]
+        .as_str()
+        .expect("assertion");
+    let claims: IapClaims = verify(
+        assertion,
+        &f.iap_keys().await,
+        &Policy::iap_assertion(&audience),
+        google_tokens::now_unix(),
+    )
+    .expect("the assertion verifies for the regional audience");
+    assert_eq!(claims.aud, audience);
+    assert!(
+        verify::<IapClaims>(
+            assertion,
+            &f.iap_keys().await,
+            &Policy::iap_assertion(&f.backend_audience("smoothie-service")),
+            google_tokens::now_unix(),
+        )
+        .is_err(),
+        "not the global audience"
+    );
+    let described: Value = plain_client()
+        .get(f.emulator.http_url("/_emulator/topology"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        described["loadBalancer"],
+        json!({"scope": "regional", "region": "us-central1"})
+    );
+    assert_eq!(described["services"][0]["iapAudience"], audience.as_str());
+}
+
+#[tokio::test]
+async fn the_sign_in_page_offers_the_topologys_test_users_without_configuration() {
+    let f = fortress().await;
+    let first = f.get("/smoothie", None).await;
+    assert_eq!(first.status(), StatusCode::FOUND);
+    let page = f.client.get(location(&first)).send().await.expect("send");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    // fixtures/fortress.yaml `local.testUsers`.
+    assert!(
+        html.contains("<button type=submit>alice@example.com</button>"),
+        "{html}"
+    );
+}

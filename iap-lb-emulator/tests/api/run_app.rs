@@ -1,7 +1,7 @@
 //! The Cloud Run front end on run.app hosts (items 41-47, 53): ingress, invoker IAM, the
 //! headers the service sees, and that a refused request never reaches the service.
 
-use iap_lb_emulator::blueprint::{Ingress, Member, UpstreamAddr};
+use iap_lb_emulator::blueprint::{self, Ingress, Member, UpstreamAddr};
 use iap_lb_emulator::{Config, IngressRefusal, RunningEmulator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -417,4 +417,180 @@ async fn the_admin_routes_mutate_ingress_and_invokers() {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+/// The stack over the fixture with `extra` added to smoothie-service's entry.
+async fn stack_with_smoothie(extra: &str) -> Stack {
+    let topology = helpers::topology_edited(
+        helpers::SMOOTHIE_ENTRY,
+        &format!("{}    {extra}\n", helpers::SMOOTHIE_ENTRY),
+    );
+    stack_with(|c| c.topology = std::sync::Arc::new(topology)).await
+}
+
+#[tokio::test]
+async fn a_token_for_a_custom_audience_passes_the_invoker_check() {
+    let s = stack_with_smoothie("customAudiences: [\"https://smoothie.myawesomeapp.com\"]").await;
+    s.open_ingress();
+    let token = s
+        .token(IAP_AGENT, "https://smoothie.myawesomeapp.com")
+        .await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(s.echo.count(), 1);
+
+    // Another service's custom audience, or none at all, is still a bad audience: 401.
+    let other = s.token(IAP_AGENT, "https://coffee.myawesomeapp.com").await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("<h2>Your client does not have permission to the requested URL</h2>")
+    );
+    assert_eq!(s.echo.count(), 1, "the refused request never arrived");
+}
+
+#[tokio::test]
+async fn a_custom_audience_does_not_make_a_non_invoker_an_invoker() {
+    let s = stack_with_smoothie("customAudiences: [\"https://smoothie.myawesomeapp.com\"]").await;
+    s.open_ingress();
+    let token = s
+        .token(GATEWAY_SA, "https://smoothie.myawesomeapp.com")
+        .await;
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.expect("body").contains(
+        "<h2>Your client does not have permission to get URL <code>/smoothie</code> from this server.</h2>"
+    ));
+    assert_eq!(s.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn invoker_iam_disabled_admits_anyone_ingress_admits() {
+    let s = stack_with_smoothie("invokerIamDisabled: true").await;
+    // Ingress still applies: the back door stays shut.
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.echo.count(), 0);
+
+    s.open_ingress();
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK, "no credential needed");
+    // No token is verified: the app's own Authorization reaches it untouched.
+    let resp = s
+        .client
+        .get(s.url("/smoothie"))
+        .bearer_auth("app-token")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(seen["headers"]["authorization"], "Bearer app-token");
+
+    // The other service still checks.
+    let coffee = s.emulator.set_ingress("coffee-service", Ingress::All);
+    assert!(coffee);
+    let coffee_host = helpers::topology()
+        .service("coffee-service")
+        .expect("coffee")
+        .run_app_host()
+        .expect("host")
+        .as_str()
+        .to_string();
+    let resp = s
+        .client
+        .get(format!("https://{coffee_host}/coffee"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn invoker_iam_disabled_is_listed_as_a_relaxation_at_start() {
+    let s = stack_with_smoothie("invokerIamDisabled: true").await;
+    let topology: Value = plain_client()
+        .get(s.emulator.http_url("/_emulator/topology"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let relaxations = topology["relaxations"].as_array().expect("list");
+    assert!(
+        relaxations.iter().any(|r| r
+            == "services.smoothie-service.invokerIamDisabled: Cloud Run's run.invoker check is \
+                off; ingress still applies (topology setting, as in production)"),
+        "{relaxations:?}"
+    );
+    assert_eq!(topology["services"][0]["invokerIamDisabled"], true);
+    assert_eq!(topology["services"][1]["invokerIamDisabled"], false);
+}
+
+#[tokio::test]
+async fn the_invoker_check_is_switched_at_run_time_through_the_admin_route() {
+    let s = stack().await;
+    s.open_ingress();
+    let admin = plain_client();
+    let url = s
+        .emulator
+        .http_url("/_emulator/services/smoothie-service/invoker-iam");
+    let resp = admin
+        .put(&url)
+        .json(&json!({"invokerIamDisabled": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["invokerIamDisabled"],
+        true
+    );
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    assert!(
+        s.emulator
+            .set_invoker_iam("smoothie-service", blueprint::InvokerIamCheck::Enabled)
+    );
+    let resp = s.client.get(s.url("/smoothie")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let resp = admin
+        .put(&url)
+        .json(&json!({"invokerIamDisabled": "yes"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.text().await.expect("body"),
+        "expected {\"invokerIamDisabled\": true|false}\n"
+    );
 }
