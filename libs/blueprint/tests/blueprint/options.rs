@@ -33,7 +33,10 @@ fn custom_audiences_are_accepted_after_the_run_app_urls() {
     assert_eq!(audiences.len(), 4);
     assert_eq!(
         &audiences[2..],
-        ["https://api.myawesomeapp.com".to_owned(), "smoothie".to_owned()]
+        [
+            "https://api.myawesomeapp.com".to_owned(),
+            "smoothie".to_owned()
+        ]
     );
     let coffee = topology.service("coffee-service").expect("coffee");
     assert_eq!(coffee.invoker_audiences().len(), 2, "per service");

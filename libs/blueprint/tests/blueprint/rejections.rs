@@ -556,7 +556,10 @@ const SMOOTHIE_INGRESS: &str =
     "paths: [\"/smoothie\", \"/smoothie/*\"]\n    ingress: internal-and-cloud-load-balancing";
 
 fn with_smoothie(extra: &str) -> String {
-    edited(SMOOTHIE_INGRESS, &format!("{SMOOTHIE_INGRESS}\n    {extra}"))
+    edited(
+        SMOOTHIE_INGRESS,
+        &format!("{SMOOTHIE_INGRESS}\n    {extra}"),
+    )
 }
 
 #[test]
@@ -592,8 +595,11 @@ fn rejects_custom_audiences_beyond_cloud_runs_json_cap() {
     let many: Vec<String> = (0..20)
         .map(|i| format!("\"https://{i}.{}.example.com\"", "a".repeat(2000)))
         .collect();
-    let message =
-        load_err(&with_smoothie(&format!("customAudiences: [{}]", many.join(", ")))).to_string();
+    let message = load_err(&with_smoothie(&format!(
+        "customAudiences: [{}]",
+        many.join(", ")
+    )))
+    .to_string();
     assert!(
         message.contains(
             "services[0].customAudiences: expected custom audiences whose JSON list is at most \
