@@ -12,7 +12,13 @@
 //!    `IDENTITY` answers `{"email","sub"}` even without access; `SECURE_TOKEN_TEST` with
 //!    `iap-secure-token-test-type` passes the chosen broken assertion to the backend;
 //!    `CLEAR_LOGIN_COOKIE` (any caller) ends the browser session, clears IAP's cookies and
-//!    redirects to the app.
+//!    redirects to the app; `FORCE_LOGIN` sends even a signed-in caller to Google's sign-in,
+//!    coming back without the mode; `SESSION_REFRESHER` answers a live browser session with a
+//!    small page and anyone else as an unauthenticated request (item 34).
+//!
+//!    **IAP's paths** (item 34): everything under `/_gcp_iap/` is IAP's and never reaches the
+//!    backend: `clear_login_cookie`, `identity`, `do_session_refresh`, `session_refresher`,
+//!    `authenticate` (below); `gcip_authenticate` answers that Identity Platform is not emulated.
 //!
 //!    **Browser flow** ([`crate::browser`]): `/_gcp_iap/authenticate?ticket=` turns a ticket
 //!    from IAP's callback into the session cookies; later requests with the cookie authenticate
@@ -30,7 +36,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use blueprint::IngressSource;
 use google_tokens::GoogleIdClaims;
@@ -57,6 +63,57 @@ fn iap_mode(query: Option<&str>) -> (Option<String>, Option<String>) {
         }
     }
     (mode, test)
+}
+
+/// The `gcp-iap-mode` hooks (items 33, 34). Any other value is ignored, as an unknown query
+/// parameter would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `IDENTITY`: `{"email","sub"}` of the caller (item 33).
+    Identity,
+    /// `CLEAR_LOGIN_COOKIE`: end the browser session (item 33).
+    ClearLoginCookie,
+    /// `SECURE_TOKEN_TEST` with its test type (item 33).
+    SecureTokenTest(TestAssertion),
+    /// `FORCE_LOGIN`: back to Google's sign-in even when signed in (item 34, observed).
+    ForceLogin,
+    /// `SESSION_REFRESHER`: the hidden iframe's session check (item 34, observed).
+    SessionRefresher,
+}
+
+impl Mode {
+    fn of(query: Option<&str>) -> Option<Self> {
+        let (mode, test) = iap_mode(query);
+        Some(match mode.as_deref()? {
+            "IDENTITY" => Self::Identity,
+            "CLEAR_LOGIN_COOKIE" => Self::ClearLoginCookie,
+            "SECURE_TOKEN_TEST" => Self::SecureTokenTest(
+                test.as_deref()
+                    .and_then(TestAssertion::parse)
+                    .unwrap_or(TestAssertion::NotSet),
+            ),
+            "FORCE_LOGIN" => Self::ForceLogin,
+            "SESSION_REFRESHER" => Self::SessionRefresher,
+            _ => return None,
+        })
+    }
+}
+
+/// `path_and_query` without its `gcp-iap-mode` parameter, so a sign-in started by a hook does
+/// not come back to the hook.
+fn without_mode(path_and_query: &str) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return path_and_query.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("gcp-iap-mode=") && !pair.is_empty())
+        .collect();
+    if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
 }
 
 async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
@@ -88,24 +145,41 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
         .copied()
         .unwrap_or(Scheme::Https);
 
-    if path == "/_gcp_iap/authenticate" {
-        return authenticate_browser(&state, req.uri().query());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/")
+        .to_string();
+    let mode = Mode::of(req.uri().query());
+    if let Some(rest) = path.strip_prefix("/_gcp_iap/") {
+        // IAP's own paths (item 34): answered by IAP, never the backend's.
+        return gcp_iap_path(&state, rest, req.uri().query(), req.headers(), &domain);
     }
-    if iap_mode(req.uri().query()).0.as_deref() == Some("CLEAR_LOGIN_COOKIE") {
-        return clear_login_cookie(&state, req.headers(), &domain);
+    match mode {
+        Some(Mode::ClearLoginCookie) => {
+            return clear_login_cookie(&state, req.headers(), &domain);
+        }
+        Some(Mode::ForceLogin) => {
+            let target = format!("https://{domain}{}", without_mode(&path_and_query));
+            tracing::info!(service = %name, "iap: gcp-iap-mode=FORCE_LOGIN");
+            return iap::Denial::EmptyToken {
+                location: iap::sign_in_location(&state, &target),
+                ajax: false,
+            }
+            .into_response();
+        }
+        Some(Mode::SessionRefresher) => {
+            return session_refresher(&state, req.headers(), &domain, &path_and_query);
+        }
+        _ => {}
     }
     let options_pass = req.method() == Method::OPTIONS && topology.iap().allow_http_options();
     if options_pass {
         tracing::info!(service = %name, decision = "allowed", reason = "OPTIONS with allowHttpOptions", "iap");
     } else {
         let resource_url = format!("https://{domain}{path}");
-        let target_uri = format!(
-            "https://{domain}{}",
-            req.uri()
-                .path_and_query()
-                .map(|pq| pq.as_str())
-                .unwrap_or("/")
-        );
+        let target_uri = format!("https://{domain}{path_and_query}");
         let identity = match iap::authenticate(&state, req.headers(), &resource_url, &target_uri) {
             Ok(identity) => identity,
             Err(denial) => {
@@ -113,8 +187,7 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
                 return denial.into_response();
             }
         };
-        let (mode, test) = iap_mode(req.uri().query());
-        if mode.as_deref() == Some("IDENTITY") {
+        if mode == Some(Mode::Identity) {
             tracing::info!(service = %name, principal = %identity.email, "iap: gcp-iap-mode=IDENTITY");
             return identity_answer(&identity);
         }
@@ -122,10 +195,8 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
             tracing::info!(service = %name, principal = %identity.email, decision = "denied", reason = "not an IAP-secured Web App User", "iap");
             return denial.into_response();
         }
-        let test = match (mode.as_deref(), test.as_deref()) {
-            (Some("SECURE_TOKEN_TEST"), Some(t)) => {
-                TestAssertion::parse(t).unwrap_or(TestAssertion::NotSet)
-            }
+        let test = match mode {
+            Some(Mode::SecureTokenTest(test)) => test,
             _ => TestAssertion::NotSet,
         };
         let assertion =
@@ -181,6 +252,112 @@ fn agent_token(state: &AppState, service: &blueprint::Service) -> Option<String>
     state.keys.google.sign(&claims).ok()
 }
 
+/// IAP's `/_gcp_iap/` paths (item 34, observed in use; none is documented, so what each
+/// answers is the emulator's reading of its name and of the official refresh sample, item 19):
+///
+/// - `authenticate?ticket=`: the browser flow's last hop ([`authenticate_browser`]);
+/// - `clear_login_cookie`: as `gcp-iap-mode=CLEAR_LOGIN_COOKIE`;
+/// - `identity`: as `gcp-iap-mode=IDENTITY`, for any authenticated caller;
+/// - `do_session_refresh`: the popup of the refresh sample: signed in, a page that closes
+///   itself; not signed in, Google's sign-in, coming back here;
+/// - `session_refresher`: the hidden iframe: as `gcp-iap-mode=SESSION_REFRESHER`;
+/// - `gcip_authenticate`: Identity Platform's sign-in, which the emulator does not play: an
+///   IAP-generated 404 saying so;
+/// - anything else under `/_gcp_iap/`: an IAP-generated 404. The backend never sees these paths.
+fn gcp_iap_path(
+    state: &AppState,
+    rest: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    domain: &str,
+) -> Response {
+    let own = |p: &str| format!("https://{domain}/_gcp_iap/{p}");
+    match rest {
+        "authenticate" => authenticate_browser(state, query),
+        "clear_login_cookie" => clear_login_cookie(state, headers, domain),
+        "identity" => {
+            let target = own("identity");
+            match iap::authenticate(state, headers, &target, &target) {
+                Ok(identity) => {
+                    tracing::info!(principal = %identity.email, "iap: /_gcp_iap/identity");
+                    identity_answer(&identity)
+                }
+                Err(denial) => {
+                    tracing::info!(decision = "denied", reason = ?denial, "iap: /_gcp_iap/identity");
+                    denial.into_response()
+                }
+            }
+        }
+        "do_session_refresh" => match iap::session_identity(state, headers) {
+            Some(identity) => {
+                tracing::info!(principal = %identity.email, "iap: session refreshed");
+                iap::generated(StatusCode::OK, SESSION_REFRESHED_PAGE)
+            }
+            // A popup, never AJAX: always the redirect, back to this path.
+            None => iap::Denial::EmptyToken {
+                location: iap::sign_in_location(state, &own("do_session_refresh")),
+                ajax: false,
+            }
+            .into_response(),
+        },
+        "session_refresher" => {
+            session_refresher(state, headers, domain, "/_gcp_iap/session_refresher")
+        }
+        "gcip_authenticate" => {
+            tracing::info!(
+                decision = "denied",
+                reason = "Identity Platform is not emulated",
+                "iap"
+            );
+            iap::generated(StatusCode::NOT_FOUND, GCIP_NOT_CONFIGURED)
+        }
+        _ => iap::generated(StatusCode::NOT_FOUND, GCP_IAP_NOT_FOUND),
+    }
+}
+
+/// The page `do_session_refresh` shows once the session is live: the refresh sample opens it
+/// in a popup and polls until requests stop getting 401 (item 19), so it only has to close.
+/// The emulator's page; Google's is not recorded.
+pub const SESSION_REFRESHED_PAGE: &str = "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\
+<title>Session refreshed</title></head><body><p>Your IAP session is active.</p>\
+<script>window.close()</script></body></html>\n";
+
+/// The hidden iframe's answer when the session is live (emulator's page).
+pub const SESSION_REFRESHER_PAGE: &str = "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\
+<title>IAP session refresher</title></head><body></body></html>\n";
+
+/// `/_gcp_iap/gcip_authenticate`: Identity Platform (item 30 `gcipSettings`, item 34) is out of
+/// the emulator's scope. Emulator wording in IAP's plain-text form.
+pub const GCIP_NOT_CONFIGURED: &str = "Identity Platform (accessSettings.gcipSettings) is not configured for this \
+resource; iap-lb-emulator does not emulate Identity Platform sign-in";
+
+/// Any other `/_gcp_iap/` path (emulator wording).
+pub const GCP_IAP_NOT_FOUND: &str = "Not Found";
+
+/// `gcp-iap-mode=SESSION_REFRESHER` and `/_gcp_iap/session_refresher` (item 34): with a live
+/// browser session a small page (200); without, what any request without credentials gets: the
+/// sign-in redirect, or 401 for `X-Requested-With: XMLHttpRequest` (items 15, 19), coming back
+/// to `path_and_query` without the mode.
+fn session_refresher(
+    state: &AppState,
+    headers: &HeaderMap,
+    domain: &str,
+    path_and_query: &str,
+) -> Response {
+    if let Some(identity) = iap::session_identity(state, headers) {
+        tracing::info!(principal = %identity.email, "iap: session refresher: session live");
+        return iap::generated(StatusCode::OK, SESSION_REFRESHER_PAGE);
+    }
+    let target = format!("https://{domain}{}", without_mode(path_and_query));
+    iap::Denial::EmptyToken {
+        location: iap::sign_in_location(state, &target),
+        ajax: headers
+            .get("x-requested-with")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest")),
+    }
+    .into_response()
+}
+
 /// `gcp-iap-mode=IDENTITY` (item 33).
 fn identity_answer(identity: &Identity) -> Response {
     let body = json!({
@@ -197,7 +374,7 @@ fn identity_answer(identity: &Identity) -> Response {
 
 /// `gcp-iap-mode=CLEAR_LOGIN_COOKIE` (item 33, newer wording: back to the app): the browser
 /// session ends and both of IAP's cookies are cleared. Bearer callers have nothing to forget.
-fn clear_login_cookie(state: &AppState, headers: &axum::http::HeaderMap, domain: &str) -> Response {
+fn clear_login_cookie(state: &AppState, headers: &HeaderMap, domain: &str) -> Response {
     let name =
         browser::session_cookie_name(state.config.topology.iap().oauth2_client_id().as_str());
     for value in headers
@@ -269,6 +446,34 @@ fn authenticate_browser(state: &AppState, query: Option<&str>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_parse_and_unknown_ones_are_ignored() {
+        assert_eq!(
+            Mode::of(Some("gcp-iap-mode=FORCE_LOGIN")),
+            Some(Mode::ForceLogin)
+        );
+        assert_eq!(
+            Mode::of(Some("gcp-iap-mode=SESSION_REFRESHER")),
+            Some(Mode::SessionRefresher)
+        );
+        assert_eq!(
+            Mode::of(Some("gcp-iap-mode=SECURE_TOKEN_TEST")),
+            Some(Mode::SecureTokenTest(TestAssertion::NotSet))
+        );
+        assert_eq!(Mode::of(Some("gcp-iap-mode=force_login")), None);
+        assert_eq!(Mode::of(None), None);
+    }
+
+    #[test]
+    fn the_mode_is_dropped_from_the_return_target() {
+        assert_eq!(without_mode("/a?gcp-iap-mode=FORCE_LOGIN"), "/a");
+        assert_eq!(
+            without_mode("/a?x=1&gcp-iap-mode=FORCE_LOGIN&y=2"),
+            "/a?x=1&y=2"
+        );
+        assert_eq!(without_mode("/a"), "/a");
+    }
 
     #[test]
     fn the_hook_parameters_are_read_from_the_query() {

@@ -897,3 +897,283 @@ async fn the_sign_in_page_offers_the_topologys_test_users_without_configuration(
         "{html}"
     );
 }
+
+/// Signs `email` in through the browser flow starting at `target`; returns the session cookie
+/// (`name=value`) and where the flow landed.
+async fn browser_sign_in(f: &Fortress, email: &str, target: &str) -> (String, String) {
+    let first = f.client.get(target).send().await.expect("send");
+    assert_eq!(first.status(), StatusCode::FOUND);
+    browser_sign_in_from(f, email, &location(&first)).await
+}
+
+/// The browser flow from IAP's sign-in redirect `sign_in` on.
+async fn browser_sign_in_from(f: &Fortress, email: &str, sign_in: &str) -> (String, String) {
+    let form = vec![
+        ("client_id", query_param(sign_in, "client_id")),
+        ("redirect_uri", query_param(sign_in, "redirect_uri")),
+        ("state", query_param(sign_in, "state")),
+        ("email", email.to_string()),
+    ];
+    let chosen = f
+        .client
+        .post("https://accounts.google.com/o/oauth2/v2/auth")
+        .form(&form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(chosen.status(), StatusCode::FOUND);
+    let handled = f.client.get(location(&chosen)).send().await.expect("send");
+    assert_eq!(handled.status(), StatusCode::FOUND);
+    let landed = f.client.get(location(&handled)).send().await.expect("send");
+    assert_eq!(landed.status(), StatusCode::FOUND);
+    let cookie = landed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .find(|c| c.starts_with("__Host-GCP_IAP_AUTH_TOKEN_"))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    (cookie, location(&landed))
+}
+
+/// The `target_uri` inside the sign-in redirect's signed state (item 36).
+fn state_target(sign_in: &str) -> String {
+    let state = query_param(sign_in, "state");
+    let parts = google_tokens::jwt::split(&state).expect("state is a JWT");
+    google_tokens::jwt::decode_payload(parts.payload_b64).expect("payload")["target_uri"]
+        .as_str()
+        .expect("target_uri")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_clear_login_cookie_path_ends_the_session_like_the_mode() {
+    let f = fortress().await;
+    let (cookie, _) = browser_sign_in(&f, "alice@example.com", &f.url("/smoothie")).await;
+    let resp = f
+        .client
+        .get(f.url("/_gcp_iap/clear_login_cookie"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(location(&resp), format!("https://{DOMAIN}/"));
+    assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
+    let cleared: Vec<&str> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared.iter().all(|c| c.contains("=; Path=/; Max-Age=0")));
+    let cookie_name = cookie.split('=').next().expect("name");
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with(&format!("{cookie_name}=")))
+    );
+    assert!(cleared.iter().any(|c| c.starts_with("GCP_IAP_UID=")));
+    let after = f
+        .client
+        .get(f.url("/smoothie"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(after.status(), StatusCode::FOUND, "back to sign-in");
+    assert_eq!(f.echo.count(), 0);
+}
+
+#[tokio::test]
+async fn the_identity_path_answers_any_authenticated_caller_and_never_the_backend() {
+    let f = fortress().await;
+    let rogue = f.metadata_token(ROGUE_SA, CLIENT_ID).await;
+    let resp = f.get("/_gcp_iap/identity", Some(&rogue)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=UTF-8"
+    );
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        body["email"],
+        format!("accounts.google.com:{ROGUE_SA}").as_str()
+    );
+    assert_eq!(
+        body["sub"],
+        format!(
+            "accounts.google.com:{}",
+            iap_lb_emulator::service_accounts::derived_unique_id(ROGUE_SA)
+        )
+        .as_str()
+    );
+    let anonymous = f.get("/_gcp_iap/identity", None).await;
+    assert_eq!(
+        state_target(&location(&anonymous)),
+        f.url("/_gcp_iap/identity")
+    );
+    assert_iap(
+        anonymous,
+        302,
+        "Invalid IAP credentials: empty token",
+        &f.echo,
+    )
+    .await;
+    let garbage = f.get("/_gcp_iap/identity", Some("garbage")).await;
+    assert_iap(
+        garbage,
+        401,
+        "Invalid IAP credentials: Unable to parse JWT",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn do_session_refresh_signs_in_comes_back_and_then_closes_itself() {
+    let f = fortress().await;
+    let popup = f.url("/_gcp_iap/do_session_refresh");
+    let first = f.client.get(&popup).send().await.expect("send");
+    // A popup is never AJAX: the redirect even with X-Requested-With.
+    let ajax = f
+        .client
+        .get(&popup)
+        .header("X-Requested-With", "XMLHttpRequest")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ajax.status(), StatusCode::FOUND);
+    let sign_in = location(&first);
+    assert_eq!(state_target(&sign_in), popup);
+    assert_iap(first, 302, "Invalid IAP credentials: empty token", &f.echo).await;
+
+    let (cookie, landed) = browser_sign_in_from(&f, "alice@example.com", &sign_in).await;
+    assert_eq!(landed, popup, "the flow comes back to the popup");
+    let resp = f
+        .client
+        .get(&popup)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_iap(
+        resp,
+        200,
+        iap_lb_emulator::hosts::lb::SESSION_REFRESHED_PAGE,
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_session_refresher_answers_a_live_session_and_401s_ajax_without_one() {
+    let f = fortress().await;
+    let (cookie, _) = browser_sign_in(&f, "alice@example.com", &f.url("/smoothie")).await;
+    for path in [
+        "/_gcp_iap/session_refresher",
+        "/smoothie/menu?gcp-iap-mode=SESSION_REFRESHER",
+    ] {
+        let live = f
+            .client
+            .get(f.url(path))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .expect("send");
+        assert_iap(
+            live,
+            200,
+            iap_lb_emulator::hosts::lb::SESSION_REFRESHER_PAGE,
+            &f.echo,
+        )
+        .await;
+        let ajax = f
+            .client
+            .get(f.url(path))
+            .header("X-Requested-With", "XMLHttpRequest")
+            .send()
+            .await
+            .expect("send");
+        assert!(ajax.headers().get("location").is_none());
+        assert_iap(ajax, 401, "Invalid IAP credentials: empty token", &f.echo).await;
+    }
+    let browser = f
+        .client
+        .get(f.url("/smoothie/menu?x=1&gcp-iap-mode=SESSION_REFRESHER"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        state_target(&location(&browser)),
+        f.url("/smoothie/menu?x=1")
+    );
+    assert_iap(
+        browser,
+        302,
+        "Invalid IAP credentials: empty token",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn force_login_sends_even_a_valid_caller_to_sign_in_without_the_mode() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let resp = f
+        .get(
+            "/smoothie?size=large&gcp-iap-mode=FORCE_LOGIN",
+            Some(&token),
+        )
+        .await;
+    let sign_in = location(&resp);
+    assert!(
+        sign_in.starts_with(&format!(
+            "https://accounts.google.com/o/oauth2/v2/auth?client_id={CLIENT_ID}&response_type=code"
+        )),
+        "{sign_in}"
+    );
+    assert_eq!(state_target(&sign_in), f.url("/smoothie?size=large"));
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("GCP_IAP_XSRF_NONCE_")
+    );
+    assert_iap(resp, 302, "Invalid IAP credentials: empty token", &f.echo).await;
+    // Without the mode the same token passes.
+    assert_eq!(
+        f.get("/smoothie?size=large", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn gcip_authenticate_says_identity_platform_is_not_emulated() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    let resp = f.get("/_gcp_iap/gcip_authenticate", Some(&token)).await;
+    assert_iap(
+        resp,
+        404,
+        "Identity Platform (accessSettings.gcipSettings) is not configured for this resource; \
+         iap-lb-emulator does not emulate Identity Platform sign-in",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_gcp_iap_paths_are_iaps_and_never_reach_the_backend() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    for path in ["/_gcp_iap/", "/_gcp_iap/whatever", "/_gcp_iap/identity/x"] {
+        let resp = f.get(path, Some(&token)).await;
+        assert_iap(resp, 404, "Not Found", &f.echo).await;
+    }
+}
