@@ -36,6 +36,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// `max-age` of the `Cache-Control` header on every key endpoint (google-behaviour item 78).
     pub key_cache_max_age: Duration,
+    /// Whether IAP accepts Google OAuth access tokens as credentials (item 2).
+    pub iap_access_tokens: IapAccessTokens,
     /// Where each service listens, on top of (and overriding) the topology's `local.upstreams`.
     pub upstreams: Vec<(String, UpstreamAddr)>,
     /// How Cloud Run's front end refuses a request its ingress setting does not admit.
@@ -60,6 +62,19 @@ pub enum IngressRefusal {
     NotFound,
     /// 403 "Forbidden", for checking a client against the other plausible answer.
     Forbidden,
+}
+
+/// Whether IAP accepts OAuth 2.0 access tokens (item 2). Only the newest copies of Google's
+/// authentication how-to list them; older ones list ID tokens and service-account JWTs only, and
+/// the reference keeps the question open. The emulator follows the newest text by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IapAccessTokens {
+    /// A Google access token the emulator issued, live, carrying `openid` and
+    /// `https://www.googleapis.com/auth/userinfo.email`, authenticates its owner. The default.
+    Accepted,
+    /// Only JWTs authenticate (the older documentation); an access token is "Unable to parse
+    /// JWT" as any other non-JWT bearer.
+    Refused,
 }
 
 /// A service account beyond the topology's.
@@ -144,6 +159,7 @@ impl Config {
             key_cache_max_age: Duration::from_secs(3600),
             upstreams: Vec::new(),
             ingress_refusal: IngressRefusal::NotFound,
+            iap_access_tokens: IapAccessTokens::Accepted,
             internal_callers: Vec::new(),
             request_timeout: Duration::from_secs(300),
             test_users,

@@ -7,7 +7,12 @@
 //! 1. the credential: `Proxy-Authorization: Bearer` if present (so the app can keep
 //!    `Authorization`), else `Authorization: Bearer` (item 1). None: [`Denial::EmptyToken`], a
 //!    302 to Google's sign-in (item 15), or 401 for `X-Requested-With: XMLHttpRequest` (item 19);
-//! 2. a compact JWT at all: else "Unable to parse JWT" (item 16);
+//! 2. an OAuth access token (`ya29.…`, item 2), when `Config::iap_access_tokens` is
+//!    `Accepted` (the default, after the newest documentation): it must be one the emulator
+//!    issued, still live, carrying `openid` and `userinfo.email`; its owner then goes straight
+//!    to step 7. Google's refusals for access tokens are not recorded; the emulator's words are
+//!    on [`Denial::UnknownAccessToken`] and its neighbours. Anything else must be a compact JWT
+//!    at all: else "Unable to parse JWT" (item 16);
 //! 3. which kind, by its `iss`: a Google ID token (`https://accounts.google.com`), verified with
 //!    the accounts.google.com keys, or a JWT a service account of the project signed itself
 //!    (`iss` = the account, item 4), verified with the keys minted for it. Anything else, or a
@@ -35,6 +40,8 @@ use google_tokens::{IapClaims, Policy, VerifyError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::access_tokens::{ACCESS_TOKEN_PREFIX, Lookup};
+use crate::config::IapAccessTokens;
 use crate::services::{PrincipalKind, covers};
 use crate::state::AppState;
 
@@ -78,6 +85,13 @@ pub enum Denial {
     WrongAudience,
     /// An ID token without a string `email` (item 16).
     EmailNotAString,
+    /// An access token the emulator never issued (or revoked). Emulator wording in IAP's
+    /// form: Google's answer is not recorded (item 2 is marked unconfirmed).
+    UnknownAccessToken,
+    /// An access token past its `expires_in` (emulator wording, as above).
+    ExpiredAccessToken,
+    /// An access token without `openid` and `userinfo.email` (item 2; emulator wording).
+    AccessTokenScopes,
     /// Authenticated, but not an accessor (item 17). The programmatic 403 body is unconfirmed;
     /// the browser page's heading is used.
     NoAccess { principal: String },
@@ -124,6 +138,20 @@ impl Denial {
             Self::EmailNotAString => (
                 StatusCode::UNAUTHORIZED,
                 "Invalid IAP credentials: JWT 'email' claim isn't a string",
+            ),
+            // Item 2 names the scopes; the texts are the emulator's (no observation exists).
+            Self::UnknownAccessToken => (
+                StatusCode::UNAUTHORIZED,
+                "Invalid IAP credentials: Unable to validate access token",
+            ),
+            Self::ExpiredAccessToken => (
+                StatusCode::UNAUTHORIZED,
+                "Invalid IAP credentials: Access token has expired",
+            ),
+            Self::AccessTokenScopes => (
+                StatusCode::UNAUTHORIZED,
+                "Invalid IAP credentials: Access token must carry the openid and \
+                 https://www.googleapis.com/auth/userinfo.email scopes",
             ),
             // Item 17: browsers see a page headed "You don't have access"; the programmatic
             // body is unconfirmed.
@@ -282,6 +310,11 @@ pub fn authenticate(
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest")),
         });
     };
+    if token.starts_with(ACCESS_TOKEN_PREFIX)
+        && state.config.iap_access_tokens == IapAccessTokens::Accepted
+    {
+        return authenticate_access_token(state, token);
+    }
     let parts = split(token).map_err(|e| match e {
         MalformedToken::BadSignatureEncoding => Denial::BadSignature,
         _ => Denial::UnparsableJwt,
@@ -335,6 +368,20 @@ pub fn authenticate(
         user_id: account.unique_id.clone(),
         kind: PrincipalKind::ServiceAccount,
     })
+}
+
+/// Step 2 for access tokens (item 2): issued here, live, with IAP's scopes.
+fn authenticate_access_token(state: &AppState, token: &str) -> Result<Identity, Denial> {
+    match state.access_tokens.lookup(token) {
+        Lookup::Live(grant) if grant.allows_iap() => Ok(Identity {
+            email: grant.email,
+            user_id: grant.user_id,
+            kind: grant.kind,
+        }),
+        Lookup::Live(_) => Err(Denial::AccessTokenScopes),
+        Lookup::Expired => Err(Denial::ExpiredAccessToken),
+        Lookup::Unknown => Err(Denial::UnknownAccessToken),
+    }
 }
 
 fn denial_for(err: VerifyError) -> Denial {

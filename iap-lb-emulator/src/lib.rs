@@ -34,6 +34,7 @@
 //! - [`hosts`]: one module per box.
 //! - [`iap`]: IAP's checks, [`iap::Denial`] with Google's answers, the signed header.
 //! - [`browser`]: IAP's browser flow: one-time codes and tickets, cookie sessions.
+//! - [`access_tokens`]: the OAuth access tokens issued, so IAP can accept them.
 //! - [`form`]: URL-encoded forms and queries.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
@@ -52,6 +53,7 @@
 //! - Relax a check silently: weaker-than-production settings are enum variants listed by
 //!   [`Config::relaxations`] and logged at start.
 
+pub mod access_tokens;
 pub mod browser;
 pub mod config;
 mod dispatch;
@@ -71,7 +73,8 @@ pub mod upstream;
 
 pub use blueprint;
 pub use config::{
-    ApiKeys, Config, ConfigError, EmailPrivacy, IngressRefusal, KeySource, ServiceAccount,
+    ApiKeys, Config, ConfigError, EmailPrivacy, IapAccessTokens, IngressRefusal, KeySource,
+    ServiceAccount,
 };
 pub use emulator::{Emulator, Listeners, RunningEmulator, StartError, install_crypto_providers};
 pub use host::{GoogleHost, UnknownHost};

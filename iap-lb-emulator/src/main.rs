@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use iap_lb_emulator::blueprint::{Topology, UpstreamAddr};
 use iap_lb_emulator::{
-    ApiKeys, Config, EmailPrivacy, Emulator, IngressRefusal, KeySource, Listeners, ServiceAccount,
-    StartError,
+    ApiKeys, Config, EmailPrivacy, Emulator, IapAccessTokens, IngressRefusal, KeySource, Listeners,
+    ServiceAccount, StartError,
 };
 
 /// Plays every Google box between fortress's gateway and its services.
@@ -60,6 +60,10 @@ struct Cli {
     /// Status of Cloud Run's ingress refusal: 404 (Google's observed answer) or 403.
     #[arg(long, default_value = "404", value_parser = ["404", "403"])]
     ingress_refusal: String,
+    /// Whether IAP accepts OAuth access tokens with the openid and userinfo.email scopes:
+    /// accept (the newest Google documentation; default) or refuse (older documentation).
+    #[arg(long, default_value = "accept", value_parser = ["accept", "refuse"])]
+    iap_access_tokens: String,
     /// A peer address whose direct run.app requests count as internal traffic (repeatable).
     #[arg(long = "internal-caller")]
     internal_callers: Vec<std::net::IpAddr>,
@@ -112,6 +116,11 @@ impl Cli {
             IngressRefusal::Forbidden
         } else {
             IngressRefusal::NotFound
+        };
+        config.iap_access_tokens = if self.iap_access_tokens == "refuse" {
+            IapAccessTokens::Refused
+        } else {
+            IapAccessTokens::Accepted
         };
         config.internal_callers = self.internal_callers.clone();
         config.request_timeout = Duration::from_secs(self.request_timeout);

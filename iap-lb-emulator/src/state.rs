@@ -51,6 +51,8 @@ pub struct Shared {
     pub upstream_client: reqwest::Client,
     /// IAP's browser flow: codes, tickets, sessions.
     pub sign_ins: crate::browser::SignIns,
+    /// Every OAuth access token issued, with its owner, scopes and expiry (item 2).
+    pub access_tokens: crate::access_tokens::AccessTokens,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
     pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
@@ -97,6 +99,7 @@ impl Shared {
             upstream_client: crate::upstream::client()?,
             key_faults: Default::default(),
             sign_ins: Default::default(),
+            access_tokens: Default::default(),
             started_at: google_tokens::now_unix(),
         }))
     }

@@ -18,7 +18,10 @@
 //!   id, `email`, `email_verified`, one hour); `format=full` adds `google.compute_engine`.
 //! - `.../token`: `{"access_token","expires_in":3599,"token_type":"Bearer"}` with content type
 //!   exactly `application/json` (item 76; google-auth parses JSON only then). The access token
-//!   is opaque (`ya29.` and random); nothing in the emulator accepts it yet.
+//!   is opaque (`ya29.` and random) and remembered with its scopes ([`crate::access_tokens`]),
+//!   so IAP can accept it (item 2). `?scopes=A,B` asks for other scopes than the account's
+//!   `cloud-platform`, as the GCE and Cloud Run metadata servers allow (not in the reference;
+//!   from memory of their docs).
 //! - `.../email`, `.../?recursive=true` (`{aliases,email,scopes}`), `project/project-id`,
 //!   `project/numeric-project-id`, `instance/region` = `projects/NUM/regions/REGION` (item 76).
 
@@ -263,17 +266,36 @@ async fn identity(
     }
 }
 
-async fn token(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+#[derive(Deserialize)]
+struct TokenQuery {
+    scopes: Option<String>,
+}
+
+async fn token(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     let Some(account) = resolve(&state, &name) else {
         return google_html::not_found();
     };
-    tracing::info!(account = %account.email, decision = "issued", "metadata access token");
-    let opaque =
-        uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+    let scopes = match q.scopes.as_deref().map(crate::access_tokens::parse_scopes) {
+        Some(scopes) if !scopes.is_empty() => scopes,
+        _ => vec![CLOUD_PLATFORM_SCOPE.to_string()],
+    };
+    tracing::info!(account = %account.email, scopes = ?scopes, decision = "issued", "metadata access token");
+    let access_token = state
+        .access_tokens
+        .issue(crate::access_tokens::AccessGrant {
+            email: account.email.clone(),
+            user_id: account.unique_id.clone(),
+            kind: crate::services::PrincipalKind::ServiceAccount,
+            scopes,
+        });
     // axum's Json sets `Content-Type: application/json` exactly (item 76).
     axum::Json(json!({
-        "access_token": format!("ya29.{opaque}"),
-        "expires_in": 3599,
+        "access_token": access_token,
+        "expires_in": crate::access_tokens::ACCESS_TOKEN_LIFETIME.as_secs(),
         "token_type": "Bearer",
     }))
     .into_response()

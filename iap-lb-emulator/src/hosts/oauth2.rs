@@ -225,16 +225,25 @@ fn exchange(
         tracing::info!(account = %account.email, audience = %audience, decision = "issued", "oauth2 id token");
         return Ok(Json(json!({ "id_token": jwt })).into_response());
     }
-    if claims
+    let scopes = claims
         .get("scope")
         .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty())
-    {
-        tracing::info!(account = %account.email, decision = "issued", "oauth2 access token");
-        let opaque = uuid::Uuid::new_v4().simple().to_string();
+        .map(crate::access_tokens::parse_scopes)
+        .unwrap_or_default();
+    if !scopes.is_empty() {
+        tracing::info!(account = %account.email, scopes = ?scopes, decision = "issued", "oauth2 access token");
+        // Remembered with its scopes, so IAP can accept it (item 2).
+        let access_token = state
+            .access_tokens
+            .issue(crate::access_tokens::AccessGrant {
+                email: account.email.clone(),
+                user_id: account.unique_id.clone(),
+                kind: crate::services::PrincipalKind::ServiceAccount,
+                scopes,
+            });
         return Ok(Json(json!({
-            "access_token": format!("ya29.{opaque}"),
-            "expires_in": 3599,
+            "access_token": access_token,
+            "expires_in": crate::access_tokens::ACCESS_TOKEN_LIFETIME.as_secs(),
             "token_type": "Bearer",
         }))
         .into_response());

@@ -1177,3 +1177,155 @@ async fn unknown_gcp_iap_paths_are_iaps_and_never_reach_the_backend() {
         assert_iap(resp, 404, "Not Found", &f.echo).await;
     }
 }
+
+const IAP_SCOPES: &str = "openid,https://www.googleapis.com/auth/userinfo.email";
+
+impl Fortress {
+    /// An access token for `account` from the metadata server, with `scopes` if given.
+    async fn metadata_access_token(&self, account: &str, scopes: Option<&str>) -> String {
+        let query = scopes.map_or(String::new(), |s| format!("?scopes={s}"));
+        let body: Value = plain_client()
+            .get(self.emulator.http_url(&format!(
+                "/computeMetadata/v1/instance/service-accounts/{account}/token{query}"
+            )))
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .expect("metadata")
+            .json()
+            .await
+            .expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_with_openid_and_email_scopes_passes_iap_as_its_owner() {
+    let f = fortress().await;
+    let token = f.metadata_access_token(GATEWAY_SA, Some(IAP_SCOPES)).await;
+    assert!(token.starts_with("ya29."));
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(
+        seen["headers"]["x-goog-authenticated-user-email"],
+        format!("accounts.google.com:{GATEWAY_SA}").as_str()
+    );
+    let claims: IapClaims = verify(
+        seen["headers"]["x-goog-iap-jwt-assertion"]
+            .as_str()
+            .expect("assertion"),
+        &f.iap_keys().await,
+        &Policy::iap_assertion(&f.backend_audience("smoothie-service")),
+        google_tokens::now_unix(),
+    )
+    .expect("assertion");
+    assert_eq!(claims.email, GATEWAY_SA);
+}
+
+#[tokio::test]
+async fn an_access_token_without_iaps_scopes_is_refused() {
+    let f = fortress().await;
+    // The metadata server's default scope is cloud-platform only.
+    for scopes in [
+        None,
+        Some("openid"),
+        Some("https://www.googleapis.com/auth/userinfo.email"),
+    ] {
+        let token = f.metadata_access_token(GATEWAY_SA, scopes).await;
+        let resp = f.get("/smoothie", Some(&token)).await;
+        assert_iap(
+            resp,
+            401,
+            "Invalid IAP credentials: Access token must carry the openid and \
+             https://www.googleapis.com/auth/userinfo.email scopes",
+            &f.echo,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_the_emulator_never_issued_is_refused() {
+    let f = fortress().await;
+    let resp = f.get("/smoothie", Some("ya29.a0forged-token")).await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: Unable to validate access token",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_persons_access_token_is_iam_checked_like_an_id_token() {
+    let f = fortress().await;
+    let token = f.emulator.issue_access_token(
+        "alice@example.com",
+        &["openid", "https://www.googleapis.com/auth/userinfo.email"],
+    );
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_iap(resp, 403, "You don't have access", &f.echo).await;
+    let alice = Member::parse("user:alice@example.com").expect("member");
+    assert!(f.emulator.add_iap_accessor("smoothie-service", alice));
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    assert_eq!(
+        seen["headers"]["x-goog-authenticated-user-email"],
+        "accounts.google.com:alice@example.com"
+    );
+    // A rogue service account's token with the right scopes authenticates, then IAM refuses.
+    let rogue = f.metadata_access_token(ROGUE_SA, Some(IAP_SCOPES)).await;
+    let resp = f.get("/smoothie", Some(&rogue)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn access_tokens_are_refused_when_configured_as_the_older_documentation_says() {
+    let f = fortress_with(helpers::topology(), |c| {
+        c.iap_access_tokens = iap_lb_emulator::IapAccessTokens::Refused;
+    })
+    .await;
+    let token = f.metadata_access_token(GATEWAY_SA, Some(IAP_SCOPES)).await;
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: Unable to parse JWT",
+        &f.echo,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refused() {
+    let app = helpers::TestApp::new();
+    let token = app.state.access_tokens.issue_for(
+        iap_lb_emulator::access_tokens::AccessGrant {
+            email: GATEWAY_SA.into(),
+            user_id: "1".into(),
+            kind: iap_lb_emulator::services::PrincipalKind::ServiceAccount,
+            scopes: vec![
+                "openid".into(),
+                "https://www.googleapis.com/auth/userinfo.email".into(),
+            ],
+        },
+        std::time::Duration::ZERO,
+    );
+    let resp = app
+        .send(
+            helpers::request(axum::http::Method::GET, DOMAIN, "/smoothie")
+                .header("Authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.header("x-goog-iap-generated-response"), "true");
+    assert_eq!(
+        resp.text(),
+        "Invalid IAP credentials: Access token has expired"
+    );
+}

@@ -305,3 +305,38 @@ async fn the_legacy_token_path_on_www_googleapis_com_works_too() {
         .await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
 }
+
+#[tokio::test]
+async fn an_access_token_from_the_token_endpoint_with_iaps_scopes_authenticates_at_iap() {
+    let app = TestApp::new();
+    let key = signer(&key_file(&app, GATEWAY_SA).await);
+    let mut claims = assertion(GATEWAY_SA, None);
+    claims.extra.insert(
+        "scope".into(),
+        "openid https://www.googleapis.com/auth/userinfo.email".into(),
+    );
+    let resp = exchange(&app, &key.sign(&claims).expect("sign")).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    let token = resp.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    // item 2, then item 33: IAP knows who the token stands for.
+    let resp = app
+        .send(
+            crate::helpers::request(
+                axum::http::Method::GET,
+                crate::helpers::DOMAIN,
+                "/smoothie?gcp-iap-mode=IDENTITY",
+            )
+            .header("Authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .expect("req"),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    assert_eq!(
+        resp.json()["email"],
+        format!("accounts.google.com:{GATEWAY_SA}").as_str()
+    );
+}
