@@ -294,21 +294,8 @@ impl RunningEmulator {
     /// print-access-token` gives a signed-in user), remembered like every token the emulator
     /// issues so IAP can accept it (item 2). Valid for 3599 s.
     pub fn issue_access_token(&self, email: &str, scopes: &[&str]) -> String {
-        let email = email.to_ascii_lowercase();
-        // A service account keeps its own unique id; a person gets the id the sign-in page gives.
-        let user_id = match self.state.accounts.resolve(&email) {
-            Some(account) => account.unique_id.clone(),
-            None => crate::service_accounts::derived_unique_id(&email),
-        };
-        let kind = crate::services::PrincipalKind::of(&email, &self.state.accounts);
-        self.state
-            .access_tokens
-            .issue(crate::access_tokens::AccessGrant {
-                email,
-                user_id,
-                kind,
-                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            })
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        issue_access_token(&self.state, email, &scopes)
     }
 
     /// Turns `service`'s Cloud Run invoker check on or off (`invokerIamDisabled`, items 39, 45);
@@ -353,4 +340,24 @@ impl RunningEmulator {
         tracing::info!("iap-lb-emulator stopped");
         result
     }
+}
+
+/// An access token for `email` (a person, or one of the project's service accounts) with
+/// `scopes`; shared by [`RunningEmulator::issue_access_token`] and the admin route.
+pub(crate) fn issue_access_token(state: &AppState, email: &str, scopes: &[String]) -> String {
+    let email = email.to_ascii_lowercase();
+    // A service account keeps its own unique id; a person gets the id the sign-in page gives.
+    let user_id = match state.accounts.resolve(&email) {
+        Some(account) => account.unique_id.clone(),
+        None => crate::service_accounts::derived_unique_id(&email),
+    };
+    let kind = crate::services::PrincipalKind::of(&email, &state.accounts);
+    state
+        .access_tokens
+        .issue(crate::access_tokens::AccessGrant {
+            email,
+            user_id,
+            kind,
+            scopes: scopes.to_vec(),
+        })
 }

@@ -23,6 +23,11 @@
 //!   `{"invokerIamDisabled":true|false}` turns Cloud Run's invoker check off or on (items 39,
 //!   45; turning it off is logged as a warning).
 //!
+//! - `POST /_emulator/access-tokens` `{"email":"alice@example.com","scopes":["openid","email"]}`:
+//!   a Google OAuth access token for a person or one of the project's service accounts, as the
+//!   metadata and token endpoints answer (`{"access_token","expires_in","token_type"}`), which
+//!   IAP accepts when its scopes allow (item 2).
+//!
 //! - Faults and rotations: `PUT /_emulator/services/NAME/delay` `{"millis":N}` makes a service
 //!   slow (it counts against the request timeout); `POST /_emulator/keys/ISSUER/rotate[?retire=true]`
 //!   makes a fresh key the signer of `google`, `securetoken` or `iap`, keeping the old ones
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             "/_emulator/services/{name}/invoker-iam",
             put(set_invoker_iam),
         )
+        .route("/_emulator/access-tokens", post(issue_access_token))
         .route("/_emulator/keys/{issuer}/rotate", post(rotate_keys))
         .route(
             "/_emulator/keys/{issuer}/fault",
@@ -181,6 +187,43 @@ async fn set_ingress(
         return no_such_service(&name);
     }
     service_state(&state, &name)
+}
+
+#[derive(Deserialize)]
+struct AccessTokenBody {
+    email: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+async fn issue_access_token(
+    State(state): State<AppState>,
+    body: Result<axum::Json<AccessTokenBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let refuse = || {
+        (
+            StatusCode::BAD_REQUEST,
+            "expected {\"email\": \"alice@example.com\", \"scopes\": [\"openid\", \"email\"]} \
+             with a person's email or a service account of the project, and at least one scope\n",
+        )
+            .into_response()
+    };
+    let Ok(axum::Json(body)) = body else {
+        return refuse();
+    };
+    let email = body.email.to_ascii_lowercase();
+    let known_account = state.accounts.resolve(&email).is_some();
+    if body.scopes.is_empty() || (!known_account && blueprint::UserEmail::parse(&email).is_err()) {
+        return refuse();
+    }
+    let token = crate::emulator::issue_access_token(&state, &email, &body.scopes);
+    tracing::info!(principal = %email, scopes = ?body.scopes, decision = "issued", "admin: access token");
+    axum::Json(json!({
+        "access_token": token,
+        "expires_in": crate::access_tokens::ACCESS_TOKEN_LIFETIME.as_secs(),
+        "token_type": "Bearer",
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -386,7 +429,7 @@ async fn unknown() -> Response {
              /_emulator/health, /_emulator/topology, /_emulator/service-accounts/EMAIL/key, \
              /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
              /_emulator/services/NAME/iap-accessors, /_emulator/services/NAME/delay, \
-             /_emulator/services/NAME/invoker-iam, \
+             /_emulator/services/NAME/invoker-iam, /_emulator/access-tokens, \
              /_emulator/keys/ISSUER/rotate, /_emulator/keys/ISSUER/fault, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",

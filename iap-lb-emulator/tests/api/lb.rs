@@ -1329,3 +1329,33 @@ async fn an_expired_access_token_is_refused() {
         "Invalid IAP credentials: Access token has expired"
     );
 }
+
+#[tokio::test]
+async fn the_admin_route_issues_access_tokens_iap_accepts() {
+    let f = fortress().await;
+    let admin = plain_client();
+    let url = f.emulator.http_url("/_emulator/access-tokens");
+    let resp = admin
+        .post(&url)
+        .json(&json!({"email": GATEWAY_SA, "scopes": ["openid", "email"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["expires_in"], 3599);
+    assert_eq!(body["token_type"], "Bearer");
+    let token = body["access_token"].as_str().expect("token");
+    let resp = f.get("/smoothie", Some(token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    for bad in [
+        json!({"email": "alice@example.com", "scopes": []}),
+        json!({"email": "nobody", "scopes": ["openid"]}),
+        json!({"scopes": ["openid"]}),
+    ] {
+        let resp = admin.post(&url).json(&bad).send().await.expect("send");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
