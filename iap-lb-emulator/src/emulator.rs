@@ -97,6 +97,12 @@ impl Emulator {
         for relaxed in config.relaxations() {
             tracing::warn!(setting = %relaxed, "relaxed setting in force");
         }
+        // Not a relaxation (the newest docs say IAP accepts them), but unconfirmed (item 2).
+        tracing::info!(
+            iap_access_tokens = ?config.iap_access_tokens,
+            load_balancer = ?config.topology.load_balancer_scope(),
+            "iap: OAuth access tokens and load-balancer scope"
+        );
         let addrs = Addrs {
             http: listeners.http.local_addr().map_err(StartError::Listen)?,
             https: listeners.https.local_addr().map_err(StartError::Listen)?,

@@ -134,6 +134,10 @@ async fn topology(State(state): State<AppState>) -> Response {
             "oauth2ClientId": iap.oauth2_client_id().as_str(),
             "programmaticClients": iap.programmatic_clients().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "allowHttpOptions": iap.allow_http_options(),
+            "accessTokens": match config.iap_access_tokens {
+                crate::config::IapAccessTokens::Accepted => "accepted",
+                crate::config::IapAccessTokens::Refused => "refused",
+            },
         },
         "gatewayServiceAccount": config.default_service_account(),
         "firebaseProjectId": config.firebase_project_id(),

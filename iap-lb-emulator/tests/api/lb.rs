@@ -881,6 +881,7 @@ async fn a_regional_load_balancer_signs_for_the_regional_backend_service() {
         json!({"scope": "regional", "region": "us-central1"})
     );
     assert_eq!(described["services"][0]["iapAudience"], audience.as_str());
+    assert_eq!(described["iap"]["accessTokens"], "accepted");
 }
 
 #[tokio::test]

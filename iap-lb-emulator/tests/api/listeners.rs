@@ -263,3 +263,63 @@ async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
     assert!(logged.contains("bad.yaml"), "{logged}");
     assert!(logged.contains("services[0].ingress"), "{logged}");
 }
+
+#[tokio::test]
+async fn the_binary_refuses_a_bad_custom_audience_naming_file_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("iap-lb-emulator-bad-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fortress.yaml"
+    ))
+    .expect("fixture");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        fixture.replacen(
+            "  - name: coffee-service\n",
+            "  - name: coffee-service\n    customAudiences: [\"my audience\"]\n",
+            1,
+        ),
+    )
+    .expect("write");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iap-lb-emulator"))
+        .arg("--topology")
+        .arg(&bad)
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--https-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .await
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let logged = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(64), "{logged}");
+    assert!(logged.contains("bad.yaml:"), "{logged}");
+    assert!(
+        logged.contains("services[1].customAudiences[0]: expected a custom audience"),
+        "{logged}"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_documents_its_iap_flags() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iap-lb-emulator"))
+        .arg("--help")
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--iap-access-tokens <IAP_ACCESS_TOKENS>",
+        "[possible values: accept, refuse]",
+        "--test-user <TEST_USERS>",
+        "local.testUsers",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
