@@ -140,6 +140,15 @@ impl SignIns {
     pub fn close_session(&self, value: &str) -> bool {
         self.lock().sessions.remove(value).is_some()
     }
+
+    /// Ends every browser session, as signing out of Google ends IAP's (item 36); returns how
+    /// many there were. Their cookies then count as no credential.
+    pub fn close_all_sessions(&self) -> usize {
+        let mut inner = self.lock();
+        let count = inner.sessions.len();
+        inner.sessions.clear();
+        count
+    }
 }
 
 /// `__Host-GCP_IAP_AUTH_TOKEN_<16 uppercase hex>`: the suffix differs per app/client (item 35);

@@ -304,6 +304,15 @@ impl RunningEmulator {
         issue_access_token(&self.state, email, &scopes)
     }
 
+    /// Ends every IAP browser session, as a sign-out from Google does (item 36): cookies stop
+    /// authenticating, AJAX requests get 401 and the refresh flow (item 19) starts. Returns how
+    /// many sessions ended.
+    pub fn end_browser_sessions(&self) -> usize {
+        let ended = self.state.sign_ins.close_all_sessions();
+        tracing::info!(ended, "mutation: IAP browser sessions ended");
+        ended
+    }
+
     /// Turns `service`'s Cloud Run invoker check on or off (`invokerIamDisabled`, items 39, 45);
     /// `false` when there is no such service.
     pub fn set_invoker_iam(&self, service: &str, check: blueprint::InvokerIamCheck) -> bool {

@@ -28,6 +28,9 @@
 //!   metadata and token endpoints answer (`{"access_token","expires_in","token_type"}`), which
 //!   IAP accepts when its scopes allow (item 2).
 //!
+//! - `DELETE /_emulator/browser-sessions`: ends every IAP browser session, as a Google sign-out
+//!   does (item 36), answering `{"ended":N}`; the refresh flow of item 19 can then be played.
+//!
 //! - Faults and rotations: `PUT /_emulator/services/NAME/delay` `{"millis":N}` makes a service
 //!   slow (it counts against the request timeout); `POST /_emulator/keys/ISSUER/rotate[?retire=true]`
 //!   makes a fresh key the signer of `google`, `securetoken` or `iap`, keeping the old ones
@@ -65,6 +68,10 @@ pub fn router(state: AppState) -> Router {
             put(set_invoker_iam),
         )
         .route("/_emulator/access-tokens", post(issue_access_token))
+        .route(
+            "/_emulator/browser-sessions",
+            axum::routing::delete(end_browser_sessions),
+        )
         .route("/_emulator/keys/{issuer}/rotate", post(rotate_keys))
         .route(
             "/_emulator/keys/{issuer}/fault",
@@ -191,6 +198,12 @@ async fn set_ingress(
         return no_such_service(&name);
     }
     service_state(&state, &name)
+}
+
+async fn end_browser_sessions(State(state): State<AppState>) -> Response {
+    let ended = state.sign_ins.close_all_sessions();
+    tracing::info!(ended, "mutation: IAP browser sessions ended");
+    axum::Json(json!({ "ended": ended })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -434,6 +447,7 @@ async fn unknown() -> Response {
              /_emulator/services/NAME/ingress, /_emulator/services/NAME/invokers, \
              /_emulator/services/NAME/iap-accessors, /_emulator/services/NAME/delay, \
              /_emulator/services/NAME/invoker-iam, /_emulator/access-tokens, \
+             /_emulator/browser-sessions, \
              /_emulator/keys/ISSUER/rotate, /_emulator/keys/ISSUER/fault, \
              /computeMetadata/..., \
              and every Google host under a prefix: /<host>/<path> for {}\n",

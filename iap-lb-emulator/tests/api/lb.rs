@@ -1360,3 +1360,55 @@ async fn the_admin_route_issues_access_tokens_iap_accepts() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn the_refresh_sample_flow_recovers_an_ended_session() {
+    // item 19: AJAX gets 401 once the session is gone; the popup refreshes it.
+    let f = fortress().await;
+    let alice = Member::parse("user:alice@example.com").expect("member");
+    assert!(f.emulator.add_iap_accessor("smoothie-service", alice));
+    let (old, _) = browser_sign_in(&f, "alice@example.com", &f.url("/smoothie")).await;
+    let poll = |cookie: String| {
+        let req = f
+            .client
+            .get(f.url("/smoothie/favicon.ico"))
+            .header("Cookie", cookie)
+            .header("X-Requested-With", "XMLHttpRequest");
+        async move { req.send().await.expect("send") }
+    };
+    assert_eq!(poll(old.clone()).await.status(), StatusCode::OK);
+
+    let ended: Value = plain_client()
+        .delete(f.emulator.http_url("/_emulator/browser-sessions"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ended, json!({"ended": 1}));
+    let seen_before = f.echo.count();
+    let resp = poll(old.clone()).await;
+    assert_iap(
+        resp,
+        401,
+        "Invalid IAP credentials: empty token",
+        &Echo::default(),
+    )
+    .await;
+    assert_eq!(f.echo.count(), seen_before);
+
+    let popup = f
+        .client
+        .get(f.url("/_gcp_iap/do_session_refresh"))
+        .header("Cookie", &old)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(popup.status(), StatusCode::FOUND);
+    let (fresh, landed) = browser_sign_in_from(&f, "alice@example.com", &location(&popup)).await;
+    assert_eq!(landed, f.url("/_gcp_iap/do_session_refresh"));
+    assert_ne!(fresh, old);
+    assert_eq!(poll(fresh).await.status(), StatusCode::OK);
+    assert_eq!(f.emulator.end_browser_sessions(), 1);
+}
