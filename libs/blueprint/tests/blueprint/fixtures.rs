@@ -281,3 +281,23 @@ fn the_openapi_fixture_agrees_with_the_topology() {
         topology.firebase().project_id().as_str()
     );
 }
+
+#[test]
+fn the_shipped_topology_keeps_googles_defaults_and_offers_one_test_user() {
+    let topology = fortress();
+    assert_eq!(
+        topology.load_balancer_scope(),
+        &blueprint::LoadBalancerScope::Global
+    );
+    for service in topology.services() {
+        assert_eq!(service.invoker_iam(), blueprint::InvokerIamCheck::Enabled);
+        assert!(service.custom_audiences().is_empty());
+    }
+    let users: Vec<&str> = topology
+        .local()
+        .test_users()
+        .iter()
+        .map(|u| u.as_str())
+        .collect();
+    assert_eq!(users, ["alice@example.com"]);
+}
