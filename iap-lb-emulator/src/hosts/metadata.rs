@@ -20,8 +20,10 @@
 //!   exactly `application/json` (item 76; google-auth parses JSON only then). The access token
 //!   is opaque (`ya29.` and random) and remembered with its scopes ([`crate::access_tokens`]),
 //!   so IAP can accept it (item 2). `?scopes=A,B` asks for other scopes than the account's
-//!   `cloud-platform`, as the GCE and Cloud Run metadata servers allow (not in the reference;
-//!   from memory of their docs).
+//!   `cloud-platform`: not in the reference, but google-auth sends exactly that
+//!   (google-auth-library-python `google/auth/compute_engine/_metadata.py`,
+//!   `get_service_account_token`: `params["scopes"] = ",".join(scopes)`), and
+//!   `tests/api/python.rs` runs it.
 //! - `.../email`, `.../?recursive=true` (`{aliases,email,scopes}`), `project/project-id`,
 //!   `project/numeric-project-id`, `instance/region` = `projects/NUM/regions/REGION` (item 76).
 

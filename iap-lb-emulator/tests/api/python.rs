@@ -2,7 +2,8 @@
 //! metadata-server ID token through `GCE_METADATA_HOST`, exchanges a minted key file for an ID
 //! token through `token_uri`, verifies both at the emulator's certs URL, verifies a Firebase ID
 //! token at the securetoken URL and an IAP assertion at gstatic's PEM map, as IAP's official
-//! `validate_jwt.py` sample does.
+//! `validate_jwt.py` sample does; then its `compute_engine.Credentials` with IAP's scopes gets
+//! an access token (`?scopes=a,b`), which IAP accepts (item 2).
 //!
 //! Needs Python with `tools/python-requirements.txt` (`just python-deps` makes `.venv`). The
 //! interpreter is `$FORTRESS_PYTHON`, else `<workspace>/.venv/bin/python`, else `python3`. A
@@ -86,6 +87,7 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
     let dir = std::env::temp_dir().join(format!("iap-lb-emulator-py-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let key_path = dir.join("key.json");
+    let token_path = dir.join("access-token");
     std::fs::write(&key_path, key_file).expect("write key file");
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/google_auth.py");
@@ -95,6 +97,7 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
         .env("GCE_METADATA_IP", emulator.metadata_host())
         .env("EMULATOR", emulator.http_url(""))
         .env("KEY_FILE", &key_path)
+        .env("ACCESS_TOKEN_FILE", &token_path)
         .env("AUDIENCE", "https://smoothie.example")
         .env("EXPECTED_EMAIL", GATEWAY_SA)
         .env("IAP_ASSERTION", &assertion)
@@ -106,6 +109,7 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
         .output()
         .await
         .expect("python runs");
+    let access_token = std::fs::read_to_string(&token_path).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -117,4 +121,23 @@ async fn google_auth_gets_and_verifies_id_tokens_from_the_emulator() {
     assert!(stdout.contains("key file: ok"), "{stdout}");
     assert!(stdout.contains("firebase: ok"), "{stdout}");
     assert!(stdout.contains("iap: ok"), "{stdout}");
+    assert!(stdout.contains("access token: ok"), "{stdout}");
+
+    // The access token google-auth got passes IAP as the default account.
+    let resp = emulator
+        .client_builder()
+        .expect("ca")
+        .build()
+        .expect("client")
+        .get(format!("https://{}/smoothie", helpers::DOMAIN))
+        .bearer_auth(access_token.trim())
+        .send()
+        .await
+        .expect("through the load balancer");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let seen: serde_json::Value = resp.json().await.expect("echo");
+    assert_eq!(
+        seen["headers"]["x-goog-authenticated-user-email"],
+        format!("accounts.google.com:{GATEWAY_SA}").as_str()
+    );
 }

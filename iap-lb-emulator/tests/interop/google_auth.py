@@ -70,3 +70,17 @@ claims = id_token.verify_token(
 assert claims["iss"] == "https://cloud.google.com/iap", claims
 assert claims["email"] == expected, claims
 print("iap: ok")
+
+# 5. An access token with IAP's scopes (item 2) as compute_engine.Credentials asks the metadata
+#    server for one (`.../token?scopes=a,b`). Written to a file, never printed: the Rust side
+#    presents it to IAP.
+token_file = os.environ.get("ACCESS_TOKEN_FILE")
+if token_file:
+    scoped = compute_engine.Credentials(
+        scopes=["openid", "https://www.googleapis.com/auth/userinfo.email"]
+    )
+    scoped.refresh(request)
+    assert scoped.token.startswith("ya29."), "not a Google access token"
+    with open(token_file, "w", encoding="utf-8") as f:
+        f.write(scoped.token)
+    print("access token: ok")
