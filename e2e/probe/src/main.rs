@@ -1,111 +1,33 @@
-//! `fortress-probe connect HOST:PORT [TIMEOUT_MS]`: one TCP connect from wherever this runs
-//! (a container on one of the e2e container runtime's networks), printed as one JSON line:
+//! `fortress-probe`: the e2e container runtime's helper, a static binary alone in a
+//! `FROM scratch` image (e2e/src/containers). Two modes:
 //!
-//! ```text
-//! {"target":"smoothie-service:8080","result":"unresolved","millis":3,"error":"..."}
-//! ```
+//! - `connect HOST:PORT [TIMEOUT_MS]` ([`connect`]): one TCP connect from a container on one of
+//!   the stack's networks, for the scenarios that prove a service is invisible from the client
+//!   side;
+//! - `record PORT UPSTREAM ADMIN_PORT` ([`record`]): a recording reverse proxy that holds a
+//!   service's host name on the internal network, so the harness can read what the service
+//!   received, as the in-process stack's recording layer (e2e/src/recorder.rs) lets it.
 //!
-//! `result` is `connected`, `refused`, `timeout`, `unresolved` or `error`. Exit status 0 once a
-//! result is printed (whatever it is), 2 for a usage error. Standard library only: it is copied into a
-//! `FROM scratch` image (e2e/src/containers).
+//! Exit status 2 for a usage error.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+mod connect;
+mod record;
+
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (target, timeout) = match args.as_slice() {
-        [cmd, target] if cmd == "connect" => (target.clone(), 1500),
-        [cmd, target, ms] if cmd == "connect" => match ms.parse::<u64>() {
-            Ok(ms) => (target.clone(), ms),
-            Err(_) => return usage(),
-        },
-        _ => return usage(),
-    };
-    let started = Instant::now();
-    let (result, error) = connect(&target, Duration::from_millis(timeout));
-    println!(
-        "{{\"target\":{},\"result\":\"{result}\",\"millis\":{},\"error\":{}}}",
-        quote(&target),
-        started.elapsed().as_millis(),
-        quote(&error)
-    );
-    ExitCode::SUCCESS
+    match args.split_first() {
+        Some((cmd, rest)) if cmd == "connect" => connect::run(rest),
+        Some((cmd, rest)) if cmd == "record" => record::run(rest),
+        _ => usage(),
+    }
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: fortress-probe connect HOST:PORT [TIMEOUT_MS]");
+    eprintln!(
+        "usage: fortress-probe connect HOST:PORT [TIMEOUT_MS]\n       \
+         fortress-probe record PORT UPSTREAM_HOST:PORT ADMIN_PORT"
+    );
     ExitCode::from(2)
-}
-
-/// Resolves and connects, the whole within `timeout` (Docker's DNS on an internal network
-/// waits ~10 s on its unreachable upstream servers before answering that a name is unknown).
-fn connect(target: &str, timeout: Duration) -> (&'static str, String) {
-    let started = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let name = target.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            name.to_socket_addrs()
-                .map(Iterator::collect::<Vec<SocketAddr>>),
-        );
-    });
-    let addrs = match rx.recv_timeout(timeout) {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => return ("unresolved", e.to_string()),
-        Err(_) => return ("timeout", "name resolution timed out".into()),
-    };
-    let timeout = timeout
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_millis(1));
-    let Some(addr) = addrs.first() else {
-        return ("unresolved", "no address".into());
-    };
-    match TcpStream::connect_timeout(addr, timeout) {
-        Ok(_) => ("connected", String::new()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => ("refused", e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => ("timeout", e.to_string()),
-        Err(e) => ("error", e.to_string()),
-    }
-}
-
-/// A JSON string literal.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_json() {
-        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-    }
-
-    #[test]
-    fn unresolvable_names_say_so() {
-        let (result, _) = connect("no-such-host.invalid:1", Duration::from_millis(200));
-        assert_eq!(result, "unresolved");
-    }
-
-    #[test]
-    fn a_closed_port_is_refused() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-        let addr = listener.local_addr().expect("listener");
-        drop(listener);
-        let (result, _) = connect(&addr.to_string(), Duration::from_millis(500));
-        assert_eq!(result, "refused");
-    }
 }
