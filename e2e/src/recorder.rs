@@ -10,6 +10,11 @@
 //! gets a fresh probe id ([`PROBE_HEADER`]), which every hop passes on untouched, so concurrent
 //! scenarios sharing one stack never read each other's records. The record is made before the
 //! service answers, so once the client has its response the record is there: no waiting.
+//!
+//! The container runtime cannot wrap a service's router (its image holds only the shipped
+//! binary), so a recording proxy holds the service's host name instead (`fortress-probe
+//! record`, e2e/probe) and records the same way, before forwarding. [`Records`] is what the
+//! steps read, whichever runtime recorded.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +27,7 @@ use axum::response::Response;
 pub const PROBE_HEADER: &str = "x-fortress-e2e-probe";
 
 /// One request as a service received it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Seen {
     pub method: String,
     /// Path and query.
@@ -110,5 +115,42 @@ impl Recorder {
                 headers,
             },
         );
+    }
+}
+
+/// Where a service's records are read, in either runtime.
+#[derive(Debug, Clone)]
+pub enum Records {
+    /// The recording layer around the in-process router.
+    InProcess(Recorder),
+    /// A recording proxy in the container runtime: `GET http://ADDR/records/PROBE`, by the
+    /// proxy's address on the internal network (the host reaches it by IP).
+    Proxy {
+        addr: std::net::SocketAddr,
+        client: reqwest::Client,
+    },
+}
+
+impl Records {
+    /// What arrived with probe id `probe`.
+    pub async fn seen(&self, probe: &str) -> Result<Vec<Seen>, String> {
+        match self {
+            Self::InProcess(recorder) => Ok(recorder.seen(probe)),
+            Self::Proxy { addr, client } => {
+                let url = format!("http://{addr}/records/{probe}");
+                let response = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("reading records at {url}: {e}"))?;
+                if !response.status().is_success() {
+                    return Err(format!("{url} answered {}", response.status()));
+                }
+                response
+                    .json()
+                    .await
+                    .map_err(|e| format!("records at {url}: {e}"))
+            }
+        }
     }
 }

@@ -111,8 +111,8 @@ where
     let runtime = opts.custom.runtime;
     crate::world::set_runtime(runtime);
     if runtime == Runtime::Containers {
-        if let Err(message) = crate::containers::check_docker().await {
-            eprintln!("{message}");
+        if let Err(e) = crate::containers::check_docker().await {
+            eprintln!("e2e: {e}");
             return 2;
         }
         crate::containers::prune_leftovers().await;
@@ -133,7 +133,7 @@ where
                 () = terminated => {}
             }
             eprintln!("e2e: interrupted; removing this run's containers and networks");
-            let _ = tokio::task::spawn_blocking(crate::containers::cleanup_run).await;
+            crate::containers::cleanup_run().await;
             std::process::exit(130);
         });
         match crate::containers::images::ensure().await {
@@ -144,8 +144,8 @@ where
                 );
             }
             Ok(_) => {}
-            Err(message) => {
-                eprintln!("e2e: container images: {message}");
+            Err(e) => {
+                eprintln!("e2e: container images: {e}");
                 return 2;
             }
         }
@@ -196,7 +196,8 @@ where
         })
         .await;
     if runtime == Runtime::Containers {
-        let _ = tokio::task::spawn_blocking(crate::containers::cleanup_run).await;
+        // The shared stack lives in a static, which is never dropped: remove it by label.
+        crate::containers::cleanup_run().await;
     }
     let failed = writer.execution_has_failed();
     println!(

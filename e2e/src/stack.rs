@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 
 use crate::edit::{self, Edit};
 use crate::keys::IssuerKeys;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Records, Seen};
 
 /// The workspace root (`e2e/..`), where `fixtures/` and `target/` live.
 pub fn workspace_root() -> PathBuf {
@@ -115,12 +115,13 @@ pub enum StackError {
     #[error("client: {0}")]
     Client(String),
     #[error("containers: {0}")]
-    Containers(String),
+    Containers(#[from] crate::containers::ContainerError),
 }
 
-/// The loopback address that plays a VM in the project's VPC network: the emulator counts
-/// direct run.app requests from it as internal traffic (`Config::internal_callers`), and
-/// [`Fortress::vpc_client`] sends from it. Nothing listens on it.
+/// The loopback address that plays a VM in the project's VPC network in-process: the emulator
+/// counts direct run.app requests from it as internal traffic (`Config::internal_callers`), and
+/// [`Fortress::vpc_client`] sends from it. Nothing listens on it. (The container runtime uses
+/// the host's address on the internal network instead, `ContainerStack::vpc_address`.)
 pub const VPC_ADDRESS: std::net::Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// The rogue account every stack knows: a service account of the project holding no role.
@@ -210,13 +211,17 @@ pub struct Fortress {
     pub emulator_https: SocketAddr,
     /// The emulator's CA (PEM).
     pub ca_pem: String,
-    /// The services, in-process only (the container runtime has no recorder).
+    /// The services, in-process only.
     pub services: Vec<RunningService>,
+    /// What each service received, by service name (in either runtime).
+    pub records: Vec<(String, Records)>,
     pub keys: Arc<IssuerKeys>,
     /// Reaches every emulated host by name (domain, run.app hosts, Google hosts) with only the
     /// emulator's CA trusted; never follows redirects; no proxy.
     pub client: reqwest::Client,
-    /// The same, sending from [`VPC_ADDRESS`]: a caller inside the project's VPC network.
+    /// The same, sending as a caller inside the project's VPC network: from [`VPC_ADDRESS`]
+    /// in-process; in containers to the emulator's internal address, so from the host's
+    /// address on the internal network (`ContainerStack::vpc_address`).
     pub vpc_client: reqwest::Client,
     /// From [`Fortress::start`] to ready.
     pub started_in: Duration,
@@ -250,8 +255,7 @@ impl Fortress {
                 keys: &keys,
                 service_accounts,
             })
-            .await
-            .map_err(StackError::Containers)?;
+            .await?;
         let client = emulated_hosts_client(
             &topology,
             stack.emulator_http,
@@ -259,6 +263,35 @@ impl Fortress {
             &stack.ca_pem,
         )
         .map_err(|e| StackError::Client(e.to_string()))?;
+        let vpc_client = emulated_hosts_client(
+            &topology,
+            SocketAddr::new(stack.emulator_internal, crate::containers::stack::PORT),
+            SocketAddr::new(
+                stack.emulator_internal,
+                crate::containers::stack::HTTPS_PORT,
+            ),
+            &stack.ca_pem,
+        )
+        .map_err(|e| StackError::Client(e.to_string()))?;
+        let records_client = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([])
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StackError::Client(e.to_string()))?;
+        let records = stack
+            .recorders
+            .iter()
+            .map(|(name, addr)| {
+                (
+                    name.clone(),
+                    Records::Proxy {
+                        addr: *addr,
+                        client: records_client.clone(),
+                    },
+                )
+            })
+            .collect();
         Ok(Self {
             topology,
             gateway_addr: stack.gateway_addr,
@@ -267,8 +300,9 @@ impl Fortress {
             ca_pem: stack.ca_pem.clone(),
             backend: Backend::Containers(Box::new(stack)),
             services: Vec::new(),
+            records,
             keys,
-            vpc_client: client.clone(),
+            vpc_client,
             client,
             started_in: begun.elapsed(),
             gateway_stop: None,
@@ -437,6 +471,10 @@ impl Fortress {
             ca_pem: emulator.ca_pem.clone(),
             backend: Backend::InProcess { emulator, gateway },
             gateway_addr,
+            records: services
+                .iter()
+                .map(|s| (s.name.clone(), Records::InProcess(s.recorder.clone())))
+                .collect(),
             services,
             keys,
             client,
@@ -537,9 +575,24 @@ impl Fortress {
         )
     }
 
-    /// A service started in this stack.
+    /// A service started in this stack (in-process only).
     pub fn service(&self, name: &str) -> Option<&RunningService> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The names of the services whose requests are recorded.
+    pub fn recorded_services(&self) -> impl Iterator<Item = &str> {
+        self.records.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// What `service` received with probe id `probe`, in either runtime.
+    pub async fn seen(&self, service: &str, probe: &str) -> Result<Vec<Seen>, String> {
+        let (_, records) = self
+            .records
+            .iter()
+            .find(|(name, _)| name == service)
+            .ok_or_else(|| format!("the fortress runs no service {service:?}"))?;
+        records.seen(probe).await
     }
 
     /// Stops every component and waits for the gateway and the emulator to drain.

@@ -379,10 +379,7 @@ impl FortressWorld {
     pub async fn seen_by(&mut self, service: &str) -> Result<Vec<Seen>, String> {
         let f = self.fortress().await?;
         let probe = self.last()?.probe.clone();
-        let running = f
-            .service(service)
-            .ok_or_else(|| format!("the fortress runs no service {service:?}"))?;
-        Ok(running.recorder.seen(&probe))
+        f.seen(service, &probe).await
     }
 
     /// The one request `service` received for the last step, or an error saying what came.

@@ -3,21 +3,30 @@
 //! x86_64-unknown-linux-gnu`, stripped by the release profile) alone in a `FROM scratch` image.
 //!
 //! The tag is the binary's SHA-256 (first 16 hex digits): an unchanged binary finds its image
-//! and is not rebuilt. Nothing is pulled. No image needs a CA bundle: every reqwest client in
+//! and is not rebuilt (testcontainers' `with_skip_if_exists` checks the name and tag, which here
+//! name the content). Built with testcontainers' build API (`GenericBuildableImage`, the
+//! engine's built-in BuildKit; no buildx needed). Nothing is pulled. No image needs a CA bundle: every reqwest client in
 //! the binaries is built with explicit roots (crates.md pitfall 2); the gateway is given the
 //! emulator's CA with `--emulator-ca`, and the services fetch IAP's keys over plain HTTP from
 //! the emulator's host-prefix URL on the internal network.
 //!
 //! These images are for the e2e harness only. The deployable images are the services'
-//! Cloud Run Dockerfiles (services/*/Dockerfile): the same binaries built inside a builder
-//! stage, for Cloud Run.
+//! Cloud Run Dockerfiles (services/*/Dockerfile): the same crates built inside a builder stage,
+//! for Cloud Run. Both run the same `main` with the same Cloud Run contract (`PORT`,
+//! `K_SERVICE`, SIGTERM; libs/cloud-run) and the same `IAP_*` settings; what differs is only
+//! where the binary is compiled (here: on the host, static, once for every image) and what
+//! else the image holds (here: nothing). A change to a service's Dockerfile does not reach
+//! these images; a change to its code does, through the binary's hash.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use testcontainers::GenericBuildableImage;
+use testcontainers::core::BuildImageOptions;
+use testcontainers::runners::AsyncBuilder;
 
-use super::{LABEL, docker};
+use super::{ContainerError, LABEL};
 
 /// The target triple the static binaries are built for.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -36,21 +45,35 @@ pub const BUILD_COMMAND: &str = "RUSTFLAGS='-C target-feature=+crt-static' cargo
      --target x86_64-unknown-linux-gnu -p smoothie-service -p coffee-service -p iap-lb-emulator \
      -p gateway-shim -p fortress-probe";
 
-/// The image tag of each binary.
+/// A local image: `fortress-e2e/NAME` and the binary's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub name: String,
+    pub tag: String,
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.tag)
+    }
+}
+
+/// The image of each binary.
 #[derive(Debug, Clone)]
 pub struct Images {
-    pub smoothie: String,
-    pub coffee: String,
-    pub emulator: String,
-    pub gateway: String,
-    pub probe: String,
+    pub smoothie: ImageRef,
+    pub coffee: ImageRef,
+    pub emulator: ImageRef,
+    pub gateway: ImageRef,
+    /// `fortress-probe`: the network probes and the services' recording proxies.
+    pub probe: ImageRef,
     /// Time spent building (zero when every image existed).
     pub built_in: Duration,
 }
 
 impl Images {
     /// The image of a sample service.
-    pub fn service(&self, name: &str) -> Option<&str> {
+    pub fn service(&self, name: &str) -> Option<&ImageRef> {
         match name {
             "smoothie-service" => Some(&self.smoothie),
             "coffee-service" => Some(&self.coffee),
@@ -78,32 +101,41 @@ pub fn binary_dir() -> PathBuf {
     target.join(TARGET).join("release")
 }
 
-/// The images, built once per process where missing.
-pub async fn ensure() -> Result<Images, String> {
+/// The images, built once per process where missing (all at once).
+pub async fn ensure() -> Result<Images, ContainerError> {
     IMAGES
         .get_or_try_init(|| async {
             let started = Instant::now();
-            let mut tags = Vec::new();
+            let dir = binary_dir();
+            let results = futures_util::future::join_all(
+                BINARIES.map(|name| ensure_one(name, dir.join(name))),
+            )
+            .await;
+            let mut refs = Vec::new();
             let mut built = false;
-            for name in BINARIES {
-                let (tag, fresh) = ensure_one(name, &binary_dir().join(name)).await?;
+            for result in results {
+                let (image, fresh) = result?;
                 built |= fresh;
-                tags.push(tag);
+                refs.push(image);
             }
             let built_in = if built {
                 started.elapsed()
             } else {
                 Duration::ZERO
             };
-            let [smoothie, coffee, emulator, gateway, probe]: [String; 5] = tags
-                .try_into()
-                .map_err(|_| "image list mismatch".to_string())?;
+            let mut refs = refs.into_iter();
+            let mut next = || {
+                refs.next().ok_or_else(|| ContainerError::Docker {
+                    what: "images".into(),
+                    message: "one image per binary".into(),
+                })
+            };
             Ok(Images {
-                smoothie,
-                coffee,
-                emulator,
-                gateway,
-                probe,
+                smoothie: next()?,
+                coffee: next()?,
+                emulator: next()?,
+                gateway: next()?,
+                probe: next()?,
                 built_in,
             })
         })
@@ -118,47 +150,40 @@ pub fn dockerfile(binary: &str) -> String {
     )
 }
 
-/// The image of `name` built from `path` unless its tag exists; `true` when it was built.
-async fn ensure_one(name: &str, path: &Path) -> Result<(String, bool), String> {
-    let bytes = tokio::fs::read(path).await.map_err(|e| {
-        format!(
-            "{}: {e}; build the static binaries first: {BUILD_COMMAND}",
-            path.display()
-        )
-    })?;
-    let digest = Sha256::digest(&bytes);
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let tag = format!("fortress-e2e/{name}:{hash}");
-    if docker(["image", "inspect", "--format", "{{.Id}}", &tag])
-        .await
-        .is_ok()
-    {
-        return Ok((tag, false));
-    }
-    let context = crate::stack::workspace_root()
-        .join("target/e2e/image-context")
-        .join(format!("{name}-{hash}"));
-    let io = |e: std::io::Error| format!("{}: {e}", context.display());
-    tokio::fs::create_dir_all(&context).await.map_err(io)?;
-    tokio::fs::write(context.join(name), &bytes)
-        .await
-        .map_err(io)?;
-    set_executable(&context.join(name)).map_err(io)?;
-    tokio::fs::write(context.join("Dockerfile"), dockerfile(name))
-        .await
-        .map_err(io)?;
-    let label = format!("{LABEL}=1");
-    let context_arg = context.to_string_lossy().into_owned();
-    let built = docker(["build", "-q", "--label", &label, "-t", &tag, &context_arg]).await;
-    let _ = tokio::fs::remove_dir_all(&context).await;
-    built.map_err(|e| e.to_string())?;
-    tracing::info!(%tag, "built image");
-    Ok((tag, true))
+/// The tag of the image holding `bytes`: the first 16 hex digits of their SHA-256.
+pub fn content_tag(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-fn set_executable(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+/// The image of `name` built from `path` unless its tag exists; `true` when it was built.
+async fn ensure_one(name: &str, path: PathBuf) -> Result<(ImageRef, bool), ContainerError> {
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|source| ContainerError::MissingBinary {
+            path: path.clone(),
+            source,
+        })?;
+    let image = ImageRef {
+        name: format!("fortress-e2e/{name}"),
+        tag: content_tag(&bytes),
+    };
+    drop(bytes);
+    let docker = super::docker()?;
+    if docker.inspect_image(&image.to_string()).await.is_ok() {
+        return Ok((image, false));
+    }
+    let _built = GenericBuildableImage::new(&image.name, &image.tag)
+        .with_dockerfile_string(dockerfile(name))
+        .with_file(&path, name)
+        .build_image_with(BuildImageOptions::new().with_skip_if_exists(true))
+        .await
+        .map_err(|e| ContainerError::docker(format!("building {image}"), e))?;
+    tracing::info!(%image, "built image");
+    Ok((image, true))
 }
 
 #[cfg(test)]
@@ -172,5 +197,12 @@ mod tests {
         assert!(text.contains("COPY gateway-shim /gateway-shim\n"));
         assert!(text.contains("ENTRYPOINT [\"/gateway-shim\"]"));
         assert!(text.contains("LABEL fortress.e2e=1"));
+    }
+
+    #[test]
+    fn the_tag_names_the_content() {
+        assert_eq!(content_tag(b"a"), content_tag(b"a"));
+        assert_ne!(content_tag(b"a"), content_tag(b"b"));
+        assert_eq!(content_tag(b"").len(), 16);
     }
 }

@@ -2,31 +2,50 @@
 //! component in its own `FROM scratch` container, on two networks per stack:
 //!
 //! ```text
-//! host (cucumber) --127.0.0.1:published--> gateway-shim ----+   (STACK-public)
+//! host (cucumber) --127.0.0.1:published--> gateway-shim ----+         (ID-public)
 //!                 --127.0.0.1:published--> emulator <-------+
-//!                                          emulator --> smoothie-service, coffee-service
-//!                                                                (STACK-internal, internal: true)
+//!   emulator --> smoothie-service = recorder --> smoothie-service-origin  (ID-internal,
+//!            --> coffee-service   = recorder --> coffee-service-origin    internal: true)
 //! ```
 //!
 //! - Images ([`images`]): our static release binaries (`target/x86_64-unknown-linux-gnu/release`)
 //!   copied into `FROM scratch` images tagged by the binary's content hash, so an unchanged
-//!   binary is never rebuilt. Built with the docker CLI (classic builder).
-//! - Each stack gets `ID-public` and `ID-internal` networks; the emulator joins both (alias
-//!   `emulator` on the internal one), the services only the internal one (network aliases
-//!   `smoothie-service`, `coffee-service`; no published port), the gateway only the public one.
-//! - Every container and network carries `fortress.e2e=1` and `fortress.e2e.pid=PID`; a run
-//!   removes what it made when it ends (also on Ctrl-C, see [`cleanup_run`]) and, at start,
-//!   whatever a run whose process is gone left behind ([`prune_leftovers`]).
+//!   binary is never rebuilt. Built with testcontainers' build API.
+//! - Networks and containers ([`stack`]) are started with testcontainers; the internal network
+//!   is created through its Docker client (`testcontainers::bollard`) with `internal: true`,
+//!   which testcontainers' own network creation cannot ask for. The emulator joins both
+//!   networks (aliases `emulator` and `www.gstatic.com` on the internal one), the services only
+//!   the internal one (no published port), the gateway only the public one.
+//! - What a service saw: each service's topology host name on the internal network is held by
+//!   a recording proxy (`fortress-probe record`) that records probed requests before
+//!   forwarding them to the service (`NAME-origin`); see [`crate::recorder::Records`].
+//! - Inside the VPC: the host's own address on the internal network (the bridge's gateway) is
+//!   declared to the emulator as an internal caller; see [`stack::ContainerStack::vpc_address`].
+//! - Every container and network carries `fortress.e2e=1` and `fortress.e2e.pid=PID`. A stack
+//!   removes its containers when dropped (testcontainers force-removes them) and then its
+//!   networks (a guard dropped after the containers); a run removes whatever it made when it
+//!   ends, also on Ctrl-C ([`cleanup_run`]), and at start whatever a run whose process is gone
+//!   left behind ([`prune_leftovers`]). Names carry a random stack id, so a leftover never
+//!   collides with a new run.
 //! - The host can reach internal containers by IP, so invisibility is proven from probe
 //!   containers ([`probe`]) on the networks, never from the host.
 //!
-//! The docker CLI is driven directly (no testcontainers): it is already on the machine, costs
-//! no build time, and its cleanup semantics are the CLI's own.
+//! Nothing here drives the docker CLI.
 
 pub mod images;
 pub mod stack;
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use testcontainers::core::WaitFor;
+use testcontainers::core::wait::ExitWaitStrategy;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
 
 pub use stack::ContainerStack;
 
@@ -35,102 +54,126 @@ pub const LABEL: &str = "fortress.e2e";
 /// Label holding the creating process's id, to find a crashed run's leftovers.
 pub const PID_LABEL: &str = "fortress.e2e.pid";
 
-/// A docker command failed.
+/// The container runtime could not do something. Each variant says what.
 #[derive(Debug, thiserror::Error)]
-#[error("docker {args}: {message}")]
-pub struct DockerError {
-    pub args: String,
-    pub message: String,
+pub enum ContainerError {
+    /// No Docker Engine answered.
+    #[error(
+        "the container runtime needs a running Docker Engine, and none answered:\n  {0}\n\
+         Start Docker (e.g. `sudo systemctl start docker`), or run the same scenarios in-process \
+         with `just e2e` (the default runtime, no Docker needed)."
+    )]
+    NoDocker(String),
+    /// A static binary is missing.
+    #[error("{path}: {source}; build the static binaries first: {command}", command = images::BUILD_COMMAND)]
+    MissingBinary {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A file of the stack's configuration could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The Docker Engine refused or failed a request.
+    #[error("{what}: {message}")]
+    Docker { what: String, message: String },
+    /// A component did not become ready in time.
+    #[error("{component} was not ready within {within:?}: {detail}")]
+    NotReady {
+        component: String,
+        within: Duration,
+        detail: String,
+    },
+    /// A probe container's output was not a probe result.
+    #[error("probe: {0}")]
+    Probe(String),
 }
 
-/// Runs `docker ARGS` and returns its trimmed stdout.
-pub async fn docker<I, S>(args: I) -> Result<String, DockerError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let shown = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = tokio::process::Command::new("docker")
-        .args(&args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| DockerError {
-            args: shown.clone(),
-            message: e.to_string(),
-        })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(DockerError {
-            args: shown,
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
+impl ContainerError {
+    /// A Docker failure while doing `what`.
+    pub fn docker(what: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self::Docker {
+            what: what.into(),
+            message: err.to_string(),
+        }
     }
 }
 
-/// The blocking twin of [`docker`], for `Drop` and signal handlers; errors are ignored.
-pub fn docker_blocking(args: &[&str]) -> String {
-    std::process::Command::new("docker")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+/// A client of the local Docker Engine (`DOCKER_HOST` or the default socket).
+pub fn docker() -> Result<Docker, ContainerError> {
+    Docker::connect_with_defaults().map_err(|e| ContainerError::NoDocker(e.to_string()))
 }
 
-/// `Ok` when a Docker Engine answers; otherwise the message to show instead of a stack trace.
-pub async fn check_docker() -> Result<(), String> {
-    let probe = tokio::time::timeout(
-        Duration::from_secs(10),
-        docker(["version", "--format", "{{.Server.Version}}"]),
-    )
-    .await;
-    let why = match probe {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(e)) if e.message.contains("No such file") => {
-            "the docker CLI is not installed".into()
-        }
-        Ok(Err(e)) => e.message,
-        Err(_) => "the Docker Engine did not answer within 10 s".into(),
-    };
-    Err(format!(
-        "e2e: the container runtime needs a running Docker Engine, and none answered:\n  {}\n\
-         Start Docker (e.g. `sudo systemctl start docker`), or run the same scenarios in-process \
-         with `just e2e` (the default runtime, no Docker needed).",
-        why.lines().next().unwrap_or_default()
-    ))
+/// `Ok` when a Docker Engine answers within a few seconds; otherwise [`ContainerError::NoDocker`],
+/// whose message says which runtime to use instead.
+pub async fn check_docker() -> Result<(), ContainerError> {
+    let docker = docker()?;
+    match tokio::time::timeout(Duration::from_secs(10), docker.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(ContainerError::NoDocker(
+            e.to_string().lines().next().unwrap_or_default().to_string(),
+        )),
+        Err(_) => Err(ContainerError::NoDocker(
+            "the Docker Engine did not answer within 10 s".into(),
+        )),
+    }
 }
 
-fn pid_label() -> String {
+/// `fortress.e2e.pid=PID` of this process.
+pub fn pid_label() -> String {
     format!("{PID_LABEL}={}", std::process::id())
 }
 
-/// Removes every container and network this process created.
-pub fn cleanup_run() {
-    remove_labelled(&pid_label());
+/// The labels every container and network of this process carries.
+pub fn labels() -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL.to_string(), "1".to_string()),
+        (PID_LABEL.to_string(), std::process::id().to_string()),
+    ])
 }
 
-fn remove_labelled(label: &str) {
-    let filter = format!("label={label}");
-    let ids = docker_blocking(&["ps", "-aq", "--filter", &filter]);
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "-f", "-v"];
-        args.extend(ids);
-        docker_blocking(&args);
-    }
-    let nets = docker_blocking(&["network", "ls", "-q", "--filter", &filter]);
-    for net in nets.split_whitespace() {
-        docker_blocking(&["network", "rm", net]);
+/// Removes every container and network this process created (the run's end, Ctrl-C).
+pub async fn cleanup_run() {
+    remove_labelled(&pid_label()).await;
+}
+
+/// Force-removes the containers, then the networks, labelled `label` (`KEY=VALUE`).
+async fn remove_labelled(label: &str) {
+    let Ok(docker) = docker() else {
+        return;
+    };
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    let removals = containers.iter().filter_map(|c| c.id.as_deref()).map(|id| {
+        docker.remove_container(
+            id,
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
+    });
+    futures_util::future::join_all(removals).await;
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for id in networks.iter().filter_map(|n| n.id.as_deref()) {
+        let _ = docker.remove_network(id).await;
     }
 }
 
@@ -138,32 +181,37 @@ fn remove_labelled(label: &str) {
 /// networks labelled [`LABEL`] whose [`PID_LABEL`] names no live process. Runs at the same time
 /// as this one are left alone.
 pub async fn prune_leftovers() {
-    let format = format!("{{{{.Label \"{PID_LABEL}\"}}}}");
+    let Ok(docker) = docker() else {
+        return;
+    };
+    let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
     let mut pids: Vec<String> = Vec::new();
-    for listing in [
-        docker([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label={LABEL}"),
-            "--format",
-            &format,
-        ])
-        .await,
-        docker([
-            "network",
-            "ls",
-            "--filter",
-            &format!("label={LABEL}"),
-            "--format",
-            &format,
-        ])
-        .await,
-    ]
-    .into_iter()
-    .flatten()
+    if let Ok(containers) = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
     {
-        pids.extend(listing.split_whitespace().map(str::to_string));
+        pids.extend(
+            containers
+                .iter()
+                .filter_map(|c| c.labels.as_ref()?.get(PID_LABEL).cloned()),
+        );
+    }
+    if let Ok(networks) = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+    {
+        pids.extend(
+            networks
+                .iter()
+                .filter_map(|n| n.labels.as_ref()?.get(PID_LABEL).cloned()),
+        );
     }
     pids.sort();
     pids.dedup();
@@ -173,8 +221,7 @@ pub async fn prune_leftovers() {
             .is_ok_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             tracing::warn!(pid, "removing a crashed e2e run's containers and networks");
-            let label = format!("{PID_LABEL}={pid}");
-            let _ = tokio::task::spawn_blocking(move || remove_labelled(&label)).await;
+            remove_labelled(&format!("{PID_LABEL}={pid}")).await;
         }
     }
 }
@@ -211,40 +258,33 @@ pub struct ProbeResult {
 }
 
 /// Connects to `target` (`HOST:PORT`) from a fresh probe container on `network`, with
-/// `timeout`.
+/// `timeout`; the container is removed when it has answered.
 pub async fn probe(
-    image: &str,
+    image: &images::ImageRef,
     network: &str,
     target: &str,
     timeout: Duration,
-) -> Result<ProbeResult, String> {
-    let label = format!("{LABEL}=1");
-    let pid = pid_label();
+) -> Result<ProbeResult, ContainerError> {
     let ms = timeout.as_millis().to_string();
-    let out = docker([
-        "run",
-        "--rm",
-        "--label",
-        &label,
-        "--label",
-        &pid,
-        "--network",
-        network,
-        image,
-        "connect",
-        target,
-        &ms,
-    ])
-    .await;
-    // Exit status 1 means "did not connect": the JSON is on stdout either way.
-    let text = match out {
-        Ok(text) => text,
-        Err(e) => e.message,
-    };
+    let container = GenericImage::new(&image.name, &image.tag)
+        .with_wait_for(WaitFor::exit(ExitWaitStrategy::new()))
+        .with_cmd(["connect", target, &ms])
+        .with_network(network)
+        .with_labels(labels())
+        .with_startup_timeout(timeout + Duration::from_secs(20))
+        .start()
+        .await
+        .map_err(|e| ContainerError::docker(format!("a probe on {network}"), e))?;
+    let out = container.stdout_to_vec().await;
+    // Removed here, in async code: a drop would block this thread on the removal, which stalls
+    // every other scenario running on it (cucumber polls them all from one task).
+    let _ = container.rm().await;
+    let out = out.map_err(|e| ContainerError::docker("the probe's output", e))?;
+    let text = String::from_utf8_lossy(&out);
     let line = text
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .ok_or_else(|| format!("the probe printed no result: {text}"))?;
-    serde_json::from_str(line).map_err(|e| format!("probe output {line:?}: {e}"))
+        .ok_or_else(|| ContainerError::Probe(format!("it printed no result: {text}")))?;
+    serde_json::from_str(line).map_err(|e| ContainerError::Probe(format!("{line:?}: {e}")))
 }

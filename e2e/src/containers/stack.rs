@@ -1,29 +1,47 @@
-//! One fortress in containers: two networks, the two services, the emulator and the gateway.
+//! One fortress in containers, started with testcontainers: two networks, the two services
+//! each behind a recording proxy, the emulator and the gateway.
 //!
-//! Start order: networks; the services (internal network only, alias = service name, IAP's keys
-//! from `http://emulator:8080/www.gstatic.com/iap/verify/public_key-jwk`) and the emulator
-//! (public network with its two ports published on 127.0.0.1, then connected to the internal
-//! one as `emulator`; keys from a bind-mounted key directory; `ca.pem` into a bind-mounted
-//! state directory) at the same time; once the emulator answers its health check, the gateway
-//! (public network only, every outbound host to the emulator's public address, only its CA
-//! trusted). Ready when the emulator answers and the gateway and each service logged
-//! `listening`. Nothing waits on a fixed timer: readiness is polled.
+//! Start order:
+//! 1. the networks: `ID-public` and `ID-internal` (`internal: true`), both created through the
+//!    Docker client with our labels (testcontainers' own creation sets neither), then the
+//!    [`NetworkGuard`] that removes them;
+//! 2. at the same time: each service (internal network only, alias `NAME-origin`, IAP's keys
+//!    from `http://www.gstatic.com:8080/iap/verify/public_key-jwk`, ready when it logs
+//!    `listening`), each service's recording proxy (internal network only, alias `NAME`, the
+//!    emulator's upstream; ready when it prints `listening`), and the emulator (public network,
+//!    its two ports published on 127.0.0.1; keys from a bind-mounted key directory, `ca.pem`
+//!    into a bind-mounted state directory), which is then connected to the internal network as
+//!    `emulator` and `www.gstatic.com` and is ready once it answers its health check;
+//! 3. the gateway (public network only, every outbound host to the emulator's public address,
+//!    only its CA trusted), ready when it logs `listening`.
 //!
-//! Dropping a [`ContainerStack`] force-removes its containers and networks and its directory.
+//! Nothing waits on a fixed timer: log lines are awaited, the health check is polled.
+//!
+//! Dropping a [`ContainerStack`] force-removes its containers (testcontainers does, on drop),
+//! then its networks and its directory (the guard, the last field, so dropped last).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use blueprint::Topology;
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::{
+    EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, PortBinding,
+};
+use testcontainers::core::{AccessMode, IntoContainerPort, Mount, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
-use super::images::{self, Images};
-use super::{LABEL, docker, docker_blocking, pid_label};
+use super::images::{self, ImageRef, Images};
+use super::{ContainerError, labels};
 use crate::keys::IssuerKeys;
 
 /// The port every component listens on inside its container (the emulator's HTTPS: 8443).
 pub const PORT: u16 = 8080;
-const HTTPS_PORT: u16 = 8443;
+pub const HTTPS_PORT: u16 = 8443;
+/// Where a recording proxy answers `GET /records/PROBE`.
+pub const RECORDS_PORT: u16 = 9090;
 /// The emulator's alias on the internal network for IAP's key host: it answers emulated hosts
 /// by name only (Host header), so the services fetch `http://www.gstatic.com:8080/...`.
 const GSTATIC: &str = "www.gstatic.com";
@@ -50,230 +68,294 @@ pub struct ContainerStack {
     pub gateway_addr: SocketAddr,
     pub emulator_http: SocketAddr,
     pub emulator_https: SocketAddr,
+    /// The emulator's address on the internal network.
+    pub emulator_internal: IpAddr,
+    /// The host's own address on the internal network (the bridge's gateway), declared to the
+    /// emulator as an internal caller: a request the harness sends to the emulator's internal
+    /// address comes from here, as from a VM in the project's VPC network. The emulator's
+    /// public face never sees this address (published ports arrive from the public network),
+    /// so no client-side request can pass for internal.
+    pub vpc_address: IpAddr,
     pub ca_pem: String,
-    /// Container names by component (`gateway`, `emulator`, service names).
-    containers: Vec<(String, String)>,
-    dir: PathBuf,
+    /// Each service's recording proxy, `(service, its records address)` on the internal
+    /// network. The harness reads records from the host by IP: its god's-eye view of what a
+    /// service received, as the in-process recorder gives it. This does not weaken the
+    /// isolation proofs, which are made from probe containers on the client's network.
+    pub recorders: Vec<(String, SocketAddr)>,
+    /// Components by name (`gateway`, `emulator`, service names, `NAME-recorder`). Dropped
+    /// before `guard`: testcontainers force-removes each container on drop.
+    containers: Vec<(String, ContainerAsync<GenericImage>)>,
+    docker: Docker,
+    /// Removes the networks and the directory; the last field, so dropped after the containers.
+    guard: NetworkGuard,
+}
+
+/// Removes a stack's networks and its directory when dropped, on a thread and runtime of its
+/// own (a drop may happen inside or outside a runtime).
+#[derive(Debug)]
+pub struct NetworkGuard {
     networks: Vec<String>,
+    dir: PathBuf,
+}
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let networks = std::mem::take(&mut self.networks);
+        let dir = self.dir.clone();
+        let removal = std::thread::spawn(move || {
+            if let (Ok(runtime), Ok(docker)) = (
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build(),
+                super::docker(),
+            ) {
+                runtime.block_on(async {
+                    for network in &networks {
+                        let _ = docker.remove_network(network).await;
+                    }
+                });
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        });
+        let _ = removal.join();
+    }
 }
 
 impl ContainerStack {
     /// Starts the stack and returns once every component is ready.
-    pub async fn start(spec: ContainerSpec<'_>) -> Result<Self, String> {
+    pub async fn start(spec: ContainerSpec<'_>) -> Result<Self, ContainerError> {
         let images = images::ensure().await?;
+        let docker = super::docker()?;
         let id = format!("fe2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let dir = crate::stack::workspace_root()
             .join("target/e2e/containers")
             .join(&id);
-        let mut stack = Self {
-            public_network: format!("{id}-public"),
-            internal_network: format!("{id}-internal"),
-            id,
-            images,
-            gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            emulator_http: SocketAddr::from(([127, 0, 0, 1], 0)),
-            emulator_https: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ca_pem: String::new(),
-            containers: Vec::new(),
-            dir,
+        let public_network = format!("{id}-public");
+        let internal_network = format!("{id}-internal");
+        // From here on, an early return (an error) drops the guard, which removes what exists.
+        let mut guard = NetworkGuard {
             networks: Vec::new(),
+            dir: dir.clone(),
         };
-        // From here on, dropping `stack` (an error, a panic) removes what exists.
-        stack.write_config(&spec)?;
-        let label = format!("{LABEL}=1");
-        let pid = pid_label();
-        for (name, internal) in [
-            (stack.public_network.clone(), false),
-            (stack.internal_network.clone(), true),
-        ] {
-            let mut args = vec!["network", "create", "--label", &label, "--label", &pid];
-            if internal {
-                args.push("--internal");
-            }
-            args.push(&name);
-            docker(&args).await.map_err(|e| e.to_string())?;
-            stack.networks.push(name);
+        write_config(&dir, &spec)?;
+        for (name, internal) in [(&public_network, false), (&internal_network, true)] {
+            docker
+                .create_network(NetworkCreateRequest {
+                    name: name.clone(),
+                    internal: Some(internal),
+                    labels: Some(labels()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| ContainerError::docker(format!("creating network {name}"), e))?;
+            guard.networks.push(name.clone());
         }
+        let vpc_address = network_gateway(&docker, &internal_network).await?;
 
-        // The services and the emulator at the same time.
-        let mut starts = Vec::new();
+        // The services, their recorders and the emulator at the same time.
+        let mut services = Vec::new();
+        let mut recorders = Vec::new();
         for service in spec.topology.services() {
             let name = service.name().as_str().to_string();
-            let image = stack
-                .images
+            let image = images
                 .service(&name)
-                .ok_or_else(|| format!("no image for service {name:?}"))?
-                .to_string();
-            let container = format!("{}-{name}", stack.id);
-            let args = vec![
-                "run".to_string(),
-                "-d".into(),
-                "--name".into(),
-                container.clone(),
-                "--label".into(),
-                label.clone(),
-                "--label".into(),
-                pid.clone(),
-                "--network".into(),
-                stack.internal_network.clone(),
-                "--network-alias".into(),
+                .ok_or_else(|| ContainerError::Docker {
+                    what: format!("service {name}"),
+                    message: "the container runtime has no image for it".into(),
+                })?;
+            let origin = format!("{name}-origin");
+            services.push(start(
                 name.clone(),
-                "--hostname".into(),
-                name.clone(),
-                "-e".into(),
-                format!("IAP_AUDIENCE={}", service.iap_audience().as_str()),
-                "-e".into(),
-                format!("IAP_JWK_URL=http://{GSTATIC}:{PORT}/iap/verify/public_key-jwk"),
-                image,
-            ];
-            stack.containers.push((name, container));
-            starts.push(args);
+                container(image, &id, &name, &[])
+                    .with_network(&internal_network)
+                    .with_hostname(&origin)
+                    .with_env_var("IAP_AUDIENCE", service.iap_audience().as_str())
+                    .with_env_var(
+                        "IAP_JWK_URL",
+                        format!("http://{GSTATIC}:{PORT}/iap/verify/public_key-jwk"),
+                    ),
+            ));
+            let recorder = format!("{name}-recorder");
+            recorders.push(start(
+                recorder.clone(),
+                container(&images.probe, &id, &recorder, &[])
+                    .with_network(&internal_network)
+                    .with_hostname(&name)
+                    .with_cmd([
+                        "record".to_string(),
+                        PORT.to_string(),
+                        format!("{origin}:{PORT}"),
+                        RECORDS_PORT.to_string(),
+                    ]),
+            ));
         }
-        let emulator = format!("{}-emulator", stack.id);
-        let config_mount = format!("{}:/config:ro", stack.dir.display());
-        let state_mount = format!("{}:/state", stack.dir.join("state").display());
-        let mut args: Vec<String> = [
-            "run",
-            "-d",
-            "--name",
-            &emulator,
-            "--label",
-            &label,
-            "--label",
-            &pid,
-            "--network",
-            &stack.public_network,
-            "--network-alias",
-            "emulator",
-            "-p",
-            &format!("127.0.0.1::{PORT}"),
-            "-p",
-            &format!("127.0.0.1::{HTTPS_PORT}"),
-            "-v",
-            &config_mount,
-            "-v",
-            &state_mount,
-            &stack.images.emulator,
+        let mut emulator_args: Vec<String> = [
             "--topology",
             "/config/fortress.yaml",
             "--http-listen",
-            &format!("0.0.0.0:{PORT}"),
+            "0.0.0.0:8080",
             "--https-listen",
-            &format!("0.0.0.0:{HTTPS_PORT}"),
+            "0.0.0.0:8443",
             "--state-dir",
             "/state",
             "--key-dir",
             "/config/keys",
+            "--internal-caller",
         ]
         .into_iter()
         .map(str::to_string)
         .collect();
+        emulator_args.push(vpc_address.to_string());
         for service in spec.topology.services() {
             let name = service.name().as_str();
-            args.push("--upstream".into());
-            args.push(format!("{name}={name}:{PORT}"));
+            emulator_args.push("--upstream".into());
+            emulator_args.push(format!("{name}={name}:{PORT}"));
         }
         for account in &spec.service_accounts {
-            args.push("--service-account".into());
-            args.push(account.clone());
+            emulator_args.push("--service-account".into());
+            emulator_args.push(account.clone());
         }
-        stack.containers.push(("emulator".into(), emulator.clone()));
-        starts.push(args);
-        let results = futures_util::future::join_all(starts.iter().map(docker)).await;
-        for r in results {
-            r.map_err(|e| e.to_string())?;
+        let config_dir = dir.to_string_lossy().into_owned();
+        let state_dir = dir.join("state").to_string_lossy().into_owned();
+        let emulator = start(
+            "emulator".into(),
+            container(&images.emulator, &id, "emulator", &[PORT, HTTPS_PORT])
+                .with_network(&public_network)
+                .with_hostname("emulator")
+                .with_mount(
+                    Mount::bind_mount(config_dir.clone(), "/config")
+                        .with_access_mode(AccessMode::ReadOnly),
+                )
+                .with_mount(Mount::bind_mount(state_dir, "/state"))
+                .with_cmd(emulator_args),
+        );
+        let (services, recorders, emulator) = tokio::join!(
+            futures_util::future::join_all(services),
+            futures_util::future::join_all(recorders),
+            emulator
+        );
+        let mut containers = Vec::new();
+        // Keep every started container before the first error, so all are removed.
+        let mut first_error = None;
+        for result in services.into_iter().chain(recorders).chain([emulator]) {
+            match result {
+                Ok(started) => containers.push(started),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        docker([
-            "network",
-            "connect",
-            "--alias",
-            "emulator",
-            "--alias",
-            GSTATIC,
-            &stack.internal_network,
-            &emulator,
-        ])
-        .await
-        .map_err(|e| e.to_string())?;
-        stack.emulator_http = published(&emulator, PORT).await?;
-        stack.emulator_https = published(&emulator, HTTPS_PORT).await?;
+        let mut stack = Self {
+            id: id.clone(),
+            public_network: public_network.clone(),
+            internal_network: internal_network.clone(),
+            images,
+            gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            emulator_http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            emulator_https: SocketAddr::from(([127, 0, 0, 1], 0)),
+            emulator_internal: vpc_address,
+            vpc_address,
+            ca_pem: String::new(),
+            recorders: Vec::new(),
+            containers,
+            docker,
+            guard,
+        };
+        if let Some(e) = first_error {
+            stack.shutdown().await;
+            return Err(e);
+        }
+        // Any failure from here on removes the stack in async code: a drop would block this
+        // thread on the removals, stalling every scenario polled on it.
+        let finished: Result<(), ContainerError> = async {
+            let emulator_id = stack.container_id("emulator")?;
+            stack
+                .docker
+                .connect_network(
+                    &internal_network,
+                    NetworkConnectRequest {
+                        container: emulator_id.clone(),
+                        endpoint_config: Some(EndpointSettings {
+                            aliases: Some(vec!["emulator".into(), GSTATIC.into()]),
+                            ..Default::default()
+                        }),
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    ContainerError::docker("connecting the emulator to the services", e)
+                })?;
+            stack.emulator_http = stack.host_port("emulator", PORT).await?;
+            stack.emulator_https = stack.host_port("emulator", HTTPS_PORT).await?;
+            stack.emulator_internal = stack.ip_of(&emulator_id, &internal_network).await?;
+            for service in spec.topology.services() {
+                let name = service.name().as_str().to_string();
+                let recorder = stack.container_id(&format!("{name}-recorder"))?;
+                let ip = stack.ip_of(&recorder, &internal_network).await?;
+                stack
+                    .recorders
+                    .push((name, SocketAddr::new(ip, RECORDS_PORT)));
+            }
 
-        // The emulator's CA, once it answers.
-        stack.wait_for_emulator().await?;
-        let ca_path = stack.dir.join("state/ca.pem");
-        stack.ca_pem = tokio::fs::read_to_string(&ca_path)
-            .await
-            .map_err(|e| format!("{}: {e}", ca_path.display()))?;
+            // The emulator's CA, once it answers.
+            stack.wait_for_emulator().await?;
+            let ca_path = dir.join("state/ca.pem");
+            stack.ca_pem = tokio::fs::read_to_string(&ca_path)
+                .await
+                .map_err(|source| ContainerError::Io {
+                    path: ca_path,
+                    source,
+                })?;
 
-        // The gateway, pointed at the emulator's public address.
-        let emulator_ip = stack.ip_of(&emulator, &stack.public_network).await?;
-        let gateway = format!("{}-gateway", stack.id);
-        let service_name = spec.topology.gateway().managed_service();
-        docker([
-            "run",
-            "-d",
-            "--name",
-            &gateway,
-            "--label",
-            &label,
-            "--label",
-            &pid,
-            "--network",
-            &stack.public_network,
-            "--network-alias",
-            "gateway",
-            "-p",
-            &format!("127.0.0.1::{PORT}"),
-            "-v",
-            &config_mount,
-            &stack.images.gateway,
-            "--openapi",
-            "/config/openapi.yaml",
-            "--service-name",
-            service_name,
-            "--emulator",
-            &format!("{emulator_ip}:{HTTPS_PORT}"),
-            "--emulator-ca",
-            "/config/state/ca.pem",
-            // By name: the emulator serves the metadata server only to its own host names,
-            // and the gateway's local mode sends every name to the emulator (the URL's port
-            // wins, so this reaches the plain listener).
-            "--metadata-host",
-            &format!("metadata.google.internal:{PORT}"),
-        ])
-        .await
-        .map_err(|e| e.to_string())?;
-        stack.containers.push(("gateway".into(), gateway.clone()));
-        stack.gateway_addr = published(&gateway, PORT).await?;
-        let waits: Vec<_> = stack
-            .containers
-            .iter()
-            .filter(|(component, _)| component != "emulator")
-            .map(|(component, container)| wait_for_log(component, container, "listening"))
-            .collect();
-        for r in futures_util::future::join_all(waits).await {
-            r?;
+            // The gateway, pointed at the emulator's public address.
+            let emulator_public = stack.ip_of(&emulator_id, &public_network).await?;
+            let gateway = start(
+                "gateway".into(),
+                container(&stack.images.gateway, &id, "gateway", &[PORT])
+                    .with_network(&public_network)
+                    .with_hostname("gateway")
+                    .with_mount(
+                        Mount::bind_mount(config_dir, "/config")
+                            .with_access_mode(AccessMode::ReadOnly),
+                    )
+                    .with_cmd([
+                        "--openapi".to_string(),
+                        "/config/openapi.yaml".into(),
+                        "--service-name".into(),
+                        spec.topology.gateway().managed_service().to_string(),
+                        "--emulator".into(),
+                        format!("{emulator_public}:{HTTPS_PORT}"),
+                        "--emulator-ca".into(),
+                        "/config/state/ca.pem".into(),
+                        // By name: the emulator serves the metadata server only to its own host
+                        // names, and the gateway's local mode sends every name to the emulator
+                        // (the URL's port wins, so this reaches the plain listener).
+                        "--metadata-host".into(),
+                        format!("metadata.google.internal:{PORT}"),
+                    ]),
+            )
+            .await?;
+            stack.containers.push(gateway);
+            stack.gateway_addr = stack.host_port("gateway", PORT).await?;
+            Ok(())
         }
-        Ok(stack)
+        .await;
+        match finished {
+            Ok(()) => Ok(stack),
+            Err(e) => {
+                stack.shutdown().await;
+                Err(e)
+            }
+        }
     }
 
-    fn write_config(&self, spec: &ContainerSpec<'_>) -> Result<(), String> {
-        let io = |e: std::io::Error| format!("{}: {e}", self.dir.display());
-        std::fs::create_dir_all(self.dir.join("state")).map_err(io)?;
-        std::fs::write(self.dir.join("fortress.yaml"), spec.topology_text).map_err(io)?;
-        std::fs::write(self.dir.join("openapi.yaml"), spec.openapi_text).map_err(io)?;
-        spec.keys
-            .write_key_dir(&self.dir.join("keys"))
-            .map_err(|e| e.to_string())
-    }
-
-    async fn wait_for_emulator(&self) -> Result<(), String> {
+    async fn wait_for_emulator(&self) -> Result<(), ContainerError> {
         let client = reqwest::Client::builder()
             .no_proxy()
             .tls_certs_only([])
             .timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ContainerError::docker("a health-check client", e))?;
         let url = format!("http://{}/_emulator/health", self.emulator_http);
         let started = Instant::now();
         loop {
@@ -283,55 +365,105 @@ impl ContainerStack {
                 return Ok(());
             }
             if started.elapsed() > READY_WITHIN {
-                let logs = self.logs("emulator").await;
-                return Err(format!(
-                    "the emulator did not answer {url} within {READY_WITHIN:?}; its log:\n{logs}"
-                ));
+                return Err(ContainerError::NotReady {
+                    component: "emulator".into(),
+                    within: READY_WITHIN,
+                    detail: format!(
+                        "{url} did not answer; its log:\n{}",
+                        self.logs("emulator").await
+                    ),
+                });
             }
+            // Polled: the emulator prints nothing when its listeners accept.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// The container of `component` (`gateway`, `emulator` or a service name).
-    pub fn container(&self, component: &str) -> Option<&str> {
+    fn container(&self, component: &str) -> Option<&ContainerAsync<GenericImage>> {
         self.containers
             .iter()
             .find(|(c, _)| c == component)
-            .map(|(_, name)| name.as_str())
+            .map(|(_, container)| container)
+    }
+
+    fn container_id(&self, component: &str) -> Result<String, ContainerError> {
+        self.container(component)
+            .map(|c| c.id().to_string())
+            .ok_or_else(|| ContainerError::Docker {
+                what: component.into(),
+                message: "the stack runs no such component".into(),
+            })
+    }
+
+    /// `127.0.0.1:PORT` published for `component`'s `port`.
+    async fn host_port(&self, component: &str, port: u16) -> Result<SocketAddr, ContainerError> {
+        let container = self
+            .container(component)
+            .ok_or_else(|| ContainerError::Docker {
+                what: component.into(),
+                message: "the stack runs no such component".into(),
+            })?;
+        let host = container
+            .get_host_port_ipv4(port.tcp())
+            .await
+            .map_err(|e| ContainerError::docker(format!("{component}'s port {port}"), e))?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], host)))
     }
 
     /// The last lines a component logged.
     pub async fn logs(&self, component: &str) -> String {
-        match self.container(component) {
-            Some(c) => docker(["logs", "--tail", "30", c])
-                .await
-                .unwrap_or_else(|e| e.to_string()),
-            None => format!("no component {component:?}"),
-        }
+        let Some(container) = self.container(component) else {
+            return format!("no component {component:?}");
+        };
+        let out = container.stdout_to_vec().await.unwrap_or_default();
+        let err = container.stderr_to_vec().await.unwrap_or_default();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// `container`'s address on `network`.
-    pub async fn ip_of(&self, container: &str, network: &str) -> Result<String, String> {
-        let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
-        let ip = docker(["inspect", "--format", &format, container])
+    async fn ip_of(&self, container: &str, network: &str) -> Result<IpAddr, ContainerError> {
+        let what = || format!("{container}'s address on {network}");
+        let info = self
+            .docker
+            .inspect_container(container, None)
             .await
-            .map_err(|e| e.to_string())?;
-        if ip.is_empty() || ip == "<no value>" {
-            return Err(format!("{container} has no address on {network}"));
-        }
-        Ok(ip)
+            .map_err(|e| ContainerError::docker(what(), e))?;
+        info.network_settings
+            .and_then(|s| s.networks)
+            .and_then(|n| n.get(network).cloned())
+            .and_then(|e| e.ip_address)
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| ContainerError::Docker {
+                what: what(),
+                message: "none".into(),
+            })
     }
 
-    /// Every address of `component` on any of this stack's networks.
-    pub async fn addresses_of(&self, component: &str) -> Result<Vec<String>, String> {
-        let container = self
-            .container(component)
-            .ok_or_else(|| format!("the stack runs no {component:?}"))?;
+    /// Every address of `component` on any of this stack's networks; for a service, its
+    /// recording proxy's too (both answer to the service's traffic).
+    pub async fn addresses_of(&self, component: &str) -> Result<Vec<IpAddr>, ContainerError> {
         let mut out = Vec::new();
-        for network in &self.networks {
-            if let Ok(ip) = self.ip_of(container, network).await {
-                out.push(ip);
+        for name in [component.to_string(), format!("{component}-recorder")] {
+            let Some(container) = self.container(&name) else {
+                continue;
+            };
+            for network in &self.guard.networks {
+                if let Ok(ip) = self.ip_of(container.id(), network).await {
+                    out.push(ip);
+                }
             }
+        }
+        if out.is_empty() {
+            return Err(ContainerError::Docker {
+                what: component.into(),
+                message: "the stack runs no such component".into(),
+            });
         }
         Ok(out)
     }
@@ -344,59 +476,127 @@ impl ContainerStack {
         }
     }
 
-    /// Stops and removes everything now.
-    pub async fn shutdown(self) {
-        let _ = tokio::task::spawn_blocking(move || drop(self)).await;
+    /// Where `service`'s recording proxy answers `GET /records/PROBE`.
+    pub fn records_addr(&self, service: &str) -> Option<SocketAddr> {
+        self.recorders
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, addr)| *addr)
+    }
+
+    /// Removes every container (all at once), then the networks and the directory.
+    pub async fn shutdown(mut self) {
+        let containers = std::mem::take(&mut self.containers);
+        futures_util::future::join_all(containers.into_iter().map(|(_, c)| c.rm())).await;
+        let guard = self.guard;
+        let _ = tokio::task::spawn_blocking(move || drop(guard)).await;
     }
 }
 
-impl Drop for ContainerStack {
-    fn drop(&mut self) {
-        if !self.containers.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(self.containers.iter().map(|(_, c)| c.as_str()));
-            docker_blocking(&args);
-        }
-        for network in &self.networks {
-            docker_blocking(&["network", "rm", network]);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// A container of this stack: named `ID-COMPONENT`, labelled, given [`READY_WITHIN`], with
+/// `ports` published on 127.0.0.1 only (random host ports; testcontainers alone would publish
+/// on every interface).
+fn container(
+    image: &ImageRef,
+    id: &str,
+    component: &str,
+    ports: &[u16],
+) -> ContainerRequest<GenericImage> {
+    let mut generic = GenericImage::new(&image.name, &image.tag);
+    for port in ports {
+        generic = generic.with_exposed_port(port.tcp());
     }
-}
-
-/// `127.0.0.1:PORT` published for `container`'s `port`.
-async fn published(container: &str, port: u16) -> Result<SocketAddr, String> {
-    let out = docker(["port", container, &format!("{port}/tcp")])
-        .await
-        .map_err(|e| e.to_string())?;
-    out.lines()
-        .find_map(|l| l.trim().parse::<SocketAddr>().ok())
-        .ok_or_else(|| format!("{container}: port {port} is not published ({out:?})"))
-}
-
-/// Polls `container`'s log until it holds `needle`.
-async fn wait_for_log(component: &str, container: &str, needle: &str) -> Result<(), String> {
-    let started = Instant::now();
-    loop {
-        let out = tokio::process::Command::new("docker")
-            .args(["logs", container])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| e.to_string())?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+    let request = generic
+        .with_container_name(format!("{id}-{component}"))
+        .with_labels(labels())
+        .with_startup_timeout(READY_WITHIN);
+    if ports.is_empty() {
+        return request;
+    }
+    let ports = ports.to_vec();
+    request.with_host_config_modifier(move |host| {
+        host.publish_all_ports = Some(false);
+        host.port_bindings = Some(
+            ports
+                .iter()
+                .map(|p| {
+                    (
+                        format!("{p}/tcp"),
+                        Some(vec![PortBinding {
+                            host_ip: Some("127.0.0.1".into()),
+                            host_port: Some(String::new()),
+                        }]),
+                    )
+                })
+                .collect(),
         );
-        if text.contains(needle) {
-            return Ok(());
-        }
-        if started.elapsed() > READY_WITHIN {
-            return Err(format!(
-                "{component} did not log {needle:?} within {READY_WITHIN:?}; its log:\n{text}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    })
+}
+
+/// Starts `request`, ready when it logs `listening` (every component but the emulator, which
+/// says nothing when ready and is polled instead).
+async fn start(
+    component: String,
+    request: ContainerRequest<GenericImage>,
+) -> Result<(String, ContainerAsync<GenericImage>), ContainerError> {
+    let request = if component == "emulator" {
+        request
+    } else {
+        request.with_ready_conditions(vec![WaitFor::message_on_either_std("listening")])
+    };
+    let started = request
+        .start()
+        .await
+        .map_err(|e| ContainerError::NotReady {
+            component: component.clone(),
+            within: READY_WITHIN,
+            detail: e.to_string(),
+        })?;
+    Ok((component, started))
+}
+
+/// The gateway (the host's address) of `network`.
+async fn network_gateway(docker: &Docker, network: &str) -> Result<IpAddr, ContainerError> {
+    let info = docker
+        .inspect_network(network, None)
+        .await
+        .map_err(|e| ContainerError::docker(format!("inspecting {network}"), e))?;
+    info.ipam
+        .and_then(|i| i.config)
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.gateway?.parse().ok())
+        .ok_or_else(|| ContainerError::Docker {
+            what: format!("inspecting {network}"),
+            message: "it has no gateway address".into(),
+        })
+}
+
+fn write_config(dir: &std::path::Path, spec: &ContainerSpec<'_>) -> Result<(), ContainerError> {
+    let io = |source: std::io::Error| ContainerError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir.join("state")).map_err(io)?;
+    std::fs::write(dir.join("fortress.yaml"), spec.topology_text).map_err(io)?;
+    std::fs::write(dir.join("openapi.yaml"), spec.openapi_text).map_err(io)?;
+    spec.keys
+        .write_key_dir(&dir.join("keys"))
+        .map_err(|e| ContainerError::Io {
+            path: dir.join("keys"),
+            source: std::io::Error::other(e.to_string()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LABEL, PID_LABEL};
+    use super::*;
+
+    #[test]
+    fn every_container_is_labelled_for_cleanup() {
+        let labels = labels();
+        assert_eq!(labels.get(LABEL).map(String::as_str), Some("1"));
+        assert_eq!(labels.get(PID_LABEL), Some(&std::process::id().to_string()));
     }
 }

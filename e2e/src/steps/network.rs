@@ -27,7 +27,11 @@ async fn connect_from(
          (`just e2e --runtime containers`)",
     )?;
     let mut targets = vec![format!("{component}:{port}")];
-    for ip in stack.addresses_of(&component).await? {
+    for ip in stack
+        .addresses_of(&component)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         targets.push(format!("{ip}:{port}"));
     }
     let network = stack.network(side).to_string();
@@ -37,7 +41,7 @@ async fn connect_from(
         .map(|t| containers::probe(&image, &network, t, PROBE_TIMEOUT));
     w.probes.clear();
     for result in futures_util::future::join_all(probes).await {
-        w.probes.push(result?);
+        w.probes.push(result.map_err(|e| e.to_string())?);
     }
     Ok(())
 }

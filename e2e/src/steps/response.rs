@@ -145,9 +145,9 @@ async fn is_data(w: &mut FortressWorld, which: String) -> Result<(), String> {
 async fn answered_by(w: &mut FortressWorld, who: Responder) -> Result<(), String> {
     let f = w.fortress().await?;
     let mut reached = Vec::new();
-    for s in &f.services {
-        if !w.seen_by(&s.name).await?.is_empty() {
-            reached.push(s.name.clone());
+    for name in f.recorded_services() {
+        if !w.seen_by(name).await?.is_empty() {
+            reached.push(name.to_string());
         }
     }
     let last = w.last()?;
