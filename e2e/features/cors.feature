@@ -15,7 +15,6 @@ Feature: CORS preflights through the gateway and IAP
     And the response has no header "Access-Control-Allow-Origin"
     And the answer came from the gateway
 
-  @in-process
   Scenario: Without allowHttpOptions IAP treats a preflight like any request without credentials
     Given an anonymous client
     When the client sends a CORS preflight to the load balancer for "/smoothie" from origin "https://app.example.com"
@@ -29,7 +28,7 @@ Feature: CORS preflights through the gateway and IAP
     Then the response is smoothie data
     And the response has no header "Access-Control-Allow-Origin"
 
-  @local-only @in-process
+  @local-only
   Scenario: With allowCors the gateway passes a preflight on without a token, and the service must answer it
     Given a fortress where openapi.yaml sets "x-google-endpoints" to "[{\"name\":\"fortress-api.endpoints.my-project.cloud.goog\",\"allowCors\":true}]"
     And an anonymous client
@@ -38,7 +37,7 @@ Feature: CORS preflights through the gateway and IAP
     And the response status is 405
     And "smoothie-service" saw the IAP-verified identity "<gateway service account>"
 
-  @local-only @in-process
+  @local-only
   Scenario: With allowCors and allowHttpOptions a preflight reaches the service with no IAP assertion at all
     Given a fortress where openapi.yaml sets "x-google-endpoints" to "[{\"name\":\"fortress-api.endpoints.my-project.cloud.goog\",\"allowCors\":true}]"
     And a fortress where fortress.yaml sets "iap.allowHttpOptions" to "true"
@@ -48,7 +47,7 @@ Feature: CORS preflights through the gateway and IAP
     And the response JSON at "/error/reason" is "missing_iap_assertion"
     And "coffee-service" did not see the header "x-goog-iap-jwt-assertion"
 
-  @local-only @in-process
+  @local-only
   Scenario: With allowHttpOptions a preflight passes IAP but reaches the service without an assertion
     Given a fortress where fortress.yaml sets "iap.allowHttpOptions" to "true"
     And an anonymous client
@@ -57,7 +56,7 @@ Feature: CORS preflights through the gateway and IAP
     And the response JSON at "/error/reason" is "missing_iap_assertion"
     And "smoothie-service" did not see the header "x-goog-iap-jwt-assertion"
 
-  @local-only @in-process
+  @local-only
   Scenario: With allowHttpOptions only OPTIONS skips IAP; a GET without credentials is still redirected
     Given a fortress where fortress.yaml sets "iap.allowHttpOptions" to "true"
     And an anonymous client

@@ -8,19 +8,16 @@ Feature: The tutorial's three tests
   Background:
     Given the fortress is running
 
-  @in-process
   Scenario: The back door of smoothie-service (its run.app URL) is closed
     Given an anonymous client
     When the client calls the run.app URL of "smoothie-service"
     Then the back door is closed
 
-  @in-process
   Scenario: The back door of coffee-service (its run.app URL) is closed
     Given an anonymous client
     When the client calls the run.app URL of "coffee-service"
     Then the back door is closed
 
-  @in-process
   Scenario: The front door without a pass answers "Invalid IAP credentials: empty token" for smoothie
     Given an anonymous client
     When the client calls the load balancer with GET "/smoothie"
@@ -28,7 +25,6 @@ Feature: The tutorial's three tests
     And the response body contains "Invalid IAP credentials: empty token"
     And "smoothie-service" saw nothing
 
-  @in-process
   Scenario: The front door without a pass answers "Invalid IAP credentials: empty token" for coffee
     Given an anonymous client
     When the client calls the load balancer with GET "/coffee"
@@ -36,7 +32,6 @@ Feature: The tutorial's three tests
     And the response body contains "Invalid IAP credentials: empty token"
     And "coffee-service" saw nothing
 
-  @in-process
   Scenario: The gateway with a Firebase token returns smoothie data
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie"
@@ -44,7 +39,6 @@ Feature: The tutorial's three tests
     And the response is smoothie data
     And "smoothie-service" saw the IAP-verified identity "<gateway service account>"
 
-  @in-process
   Scenario: The gateway with a Firebase token returns coffee data
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/coffee"

@@ -56,7 +56,7 @@ Feature: The gateway lets only valid Firebase tokens through
     Then the response status is 401
     And the response body is "{\"code\":401,\"message\":\"Jwt issuer is not configured\"}"
 
-  @local-only @in-process
+  @local-only
   Scenario: An unsigned token with alg "none" is refused
     Given an unsigned Firebase token for "alice@example.com" with alg "none"
     When the client calls the gateway with GET "/smoothie"
@@ -140,7 +140,6 @@ Feature: The gateway lets only valid Firebase tokens through
     Then the response status is 405
     And the response JSON at "/message" is "The current request is matched to the defined url template \"/coffee/methods/{id}\" but its http method is not allowed"
 
-  @in-process
   Scenario: A client's X-Forwarded-Authorization cannot pose as the caller's token
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie" and header "X-Forwarded-Authorization: Bearer forged.by.mallory"
@@ -148,7 +147,6 @@ Feature: The gateway lets only valid Firebase tokens through
     And "smoothie-service" did not see the header "X-Forwarded-Authorization" from the client
     And "smoothie-service" saw the client's token in the header "X-Forwarded-Authorization"
 
-  @in-process
   Scenario: A client's X-Apigateway-Api-Userinfo is replaced by the verified token's claims
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie" and header "X-Apigateway-Api-Userinfo: eyJlbWFpbCI6ImFkbWluQGNvcnAuY29tIn0"
@@ -156,7 +154,6 @@ Feature: The gateway lets only valid Firebase tokens through
     And "smoothie-service" did not see the header "X-Apigateway-Api-Userinfo" from the client
     And "smoothie-service" saw the client's token claims in the header "X-Apigateway-Api-Userinfo"
 
-  @in-process
   Scenario: The gateway calls the load balancer as its own service account, not as the user
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/coffee/whoami"
@@ -164,7 +161,6 @@ Feature: The gateway lets only valid Firebase tokens through
     And the response JSON at "/email" is "<gateway service account>"
     And "coffee-service" saw the IAP-verified identity "<gateway service account>"
 
-  @in-process
   Scenario: Path templates reach the service with the path unchanged
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie/recipes/green-machine"
@@ -172,14 +168,12 @@ Feature: The gateway lets only valid Firebase tokens through
     And the response JSON at "/id" is "green-machine"
     And "smoothie-service" saw the request for "/smoothie/recipes/green-machine"
 
-  @in-process
   Scenario: The query string reaches the service unchanged
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie/search?ingredient=banana"
     Then the response status is 200
     And "smoothie-service" saw the request for "/smoothie/search?ingredient=banana"
 
-  @in-process
   Scenario: A service's own error passes back through the gateway unchanged
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/coffee/methods/instant"

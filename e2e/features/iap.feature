@@ -33,7 +33,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response body is "Invalid IAP credentials: Unable to parse JWT"
     And the answer came from IAP
 
-  @in-process
   Scenario: The gateway's own identity from the metadata server passes IAP
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     When the client calls the load balancer with GET "/smoothie"
@@ -55,7 +54,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response body is "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience."
     And the answer came from IAP
 
-  @local-only @in-process
+  @local-only
   Scenario: An expired Google ID token is refused with "JWT has expired"
     Given a Google ID token for "<gateway service account>" that expired 10 minutes ago
     When the client calls the load balancer with GET "/smoothie"
@@ -99,7 +98,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     Then the response status is 401
     And the response body is "Invalid IAP credentials: JWT signature is invalid"
 
-  @local-only @in-process
+  @local-only
   Scenario: A rogue token edited to name the gateway's account is refused as badly signed
     Given a Google ID token for "<rogue service account>" tampered after signing to set "email" to "<gateway service account>"
     When the client calls the load balancer with GET "/smoothie"
@@ -107,7 +106,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response body is "Invalid IAP credentials: JWT signature is invalid"
     And "smoothie-service" saw nothing
 
-  @in-process
   Scenario: A Firebase user's token is not enough to pass IAP directly
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the load balancer with GET "/smoothie"
@@ -115,7 +113,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response body is "Invalid IAP credentials: JWT signature is invalid"
     And "smoothie-service" saw nothing
 
-  @local-only @in-process
+  @local-only
   Scenario: A service account's self-signed JWT for the resource URL passes IAP
     Given a self-signed JWT of service account "<gateway service account>" for audience "<load balancer URL>/smoothie"
     When the client calls the load balancer with GET "/smoothie"
@@ -143,7 +141,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     Then the response status is 403
     And the response body contains "You don't have access"
 
-  @in-process
   Scenario: IAP reads Proxy-Authorization first, so the app keeps its own Authorization header
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     And the client sends its token in the "Proxy-Authorization" header
@@ -152,7 +149,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And "smoothie-service" saw the header "Authorization" with value "Bearer app-session-token"
     And "smoothie-service" did not see the header "Proxy-Authorization"
 
-  @in-process
   Scenario: Client-supplied identity headers never reach the service
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     When the client calls the load balancer with GET "/smoothie" and header "X-Goog-Authenticated-User-Email: accounts.google.com:admin@corp.com"
@@ -160,7 +156,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And "smoothie-service" did not see the header "x-goog-authenticated-user-email" from the client
     And "smoothie-service" saw the header "x-goog-authenticated-user-email" with value "accounts.google.com:<gateway service account>"
 
-  @in-process
   Scenario: A client-supplied IAP assertion is replaced by IAP's own
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     And the client holds an IAP assertion for "smoothie-service" as "admin@corp.com" signed by an unknown key
@@ -169,7 +164,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And "smoothie-service" did not see the header "x-goog-iap-jwt-assertion" from the client
     And "smoothie-service" saw the IAP-verified identity "<gateway service account>"
 
-  @in-process
   Scenario: Identity headers sent to the gateway are stripped before the service too
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie/whoami" and header "X-Goog-Authenticated-User-Email: accounts.google.com:admin@corp.com"
@@ -184,7 +178,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response JSON at "/email" is "accounts.google.com:<gateway service account>"
     And the answer came from IAP
 
-  @local-only @in-process
+  @local-only
   Scenario: gcp-iap-mode=IDENTITY answers even a caller without access, and nothing reaches the service
     Given a Google ID token for "<rogue service account>" with audience "<IAP client id>"
     When the client calls the load balancer with GET "/coffee?gcp-iap-mode=IDENTITY"
@@ -200,7 +194,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the response header "Set-Cookie" contains "Max-Age=0"
 
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Removing the gateway from coffee-service's IAP access list closes coffee but not smoothie
     Given the gateway service account is removed from the IAP access list of "coffee-service"
     And a signed-in Firebase user "alice@example.com"
@@ -211,7 +205,7 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     When the client calls the gateway with GET "/smoothie"
     Then the response is smoothie data
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Granting the rogue account access to smoothie-service lets it in there only
     Given the rogue service account is added to the IAP access list of "smoothie-service"
     And a Google ID token for "<rogue service account>" with audience "<IAP client id>"
@@ -241,7 +235,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     Then the response status is 200
     And the response JSON at "/audience" is "<IAP audience of coffee-service>"
 
-  @in-process
   Scenario: A path that merely starts like a service's prefix goes to the default service
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     When the client calls the load balancer with GET "/coffeehouse"
@@ -261,7 +254,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     When the client calls the load balancer with GET "/smoothie"
     Then the response is smoothie data
 
-  @in-process
   Scenario: URL map paths are case-sensitive, so /COFFEE is not coffee-service's
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     When the client calls the load balancer with GET "/COFFEE"
@@ -269,7 +261,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
     And the answer came from "smoothie-service"
     And "coffee-service" saw nothing
 
-  @in-process
   Scenario: IAP calls Cloud Run as its service agent and the service never gets a replayable credential
     Given a Google ID token from the metadata server for audience "<IAP client id>"
     When the client calls the load balancer with GET "/smoothie"
@@ -288,7 +279,6 @@ Feature: Identity-Aware Proxy admits only the principals the project allows
       Then the response status is 200
       And the response JSON at "/verified" is "true"
 
-    @in-process
     Scenario Outline: The service itself refuses IAP's deliberately broken <type> assertion
       When the client calls the load balancer with GET "/smoothie/whoami?gcp-iap-mode=SECURE_TOKEN_TEST&iap-secure-token-test-type=<type>"
       Then the response status is 401

@@ -8,13 +8,11 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
   Background:
     Given the fortress is running
 
-  @in-process
   Scenario: The back door stays closed even with a valid invoker's token
     Given a Google ID token for "<IAP service agent>" with audience "<run.app URL of coffee-service>"
     When the client calls the run.app URL of "coffee-service"
     Then the back door is closed
 
-  @in-process
   Scenario: The back door stays closed to the gateway's own identity
     Given a Google ID token from the metadata server for audience "<run.app URL of smoothie-service>"
     When the client calls the run.app URL of "smoothie-service" with GET "/smoothie/whoami"
@@ -26,7 +24,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     Then the response status is 404
     And the answer came from Cloud Run
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Ingress internal shuts out the load balancer too
     Given "coffee-service" has ingress "internal"
     And a signed-in Firebase user "alice@example.com"
@@ -36,7 +34,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     When the client calls the gateway with GET "/smoothie"
     Then the response is smoothie data
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Ingress internal keeps the run.app URL closed
     Given "coffee-service" has ingress "internal"
     When the client calls the run.app URL of "coffee-service"
@@ -51,7 +49,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     And the response body contains "Your client does not have permission to get URL"
     And the answer came from Cloud Run
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: With ingress all a token that does not verify is refused with 401
     Given "coffee-service" has ingress "all"
     And a Google ID token for "<IAP service agent>" signed by an unknown key
@@ -60,7 +58,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     And the response header "WWW-Authenticate" contains "invalid_token"
     And "coffee-service" saw nothing
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: With ingress all a valid token of an account that is not an invoker gets 403
     Given "coffee-service" has ingress "all"
     And a Google ID token from the metadata server for audience "<run.app URL of coffee-service>"
@@ -68,7 +66,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     Then the response status is 403
     And "coffee-service" saw nothing
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: A misconfigured service (ingress all) is still protected by its own assertion check
     Given "coffee-service" has ingress "all"
     And a Google ID token for "<IAP service agent>" with audience "<run.app URL of coffee-service>"
@@ -104,7 +102,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     Then the response status is 401
     And the response JSON at "/error/rule" is "wrong_audience"
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Without IAP's service agent as invoker the load balancer gets Cloud Run's 403 after IAP
     Given the IAP service agent is not an invoker of "coffee-service"
     And a signed-in Firebase user "alice@example.com"
@@ -115,7 +113,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     When the client calls the gateway with GET "/smoothie"
     Then the response is smoothie data
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: Closing ingress again after opening it shuts the back door
     Given "smoothie-service" has ingress "all"
     And "allUsers" is an invoker of "smoothie-service"
@@ -123,7 +121,6 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     When the client calls the run.app URL of "smoothie-service"
     Then the back door is closed
 
-  @in-process
   Scenario: Cloud Run tells the service the request came over HTTPS and from where
     Given a signed-in Firebase user "alice@example.com"
     When the client calls the gateway with GET "/smoothie"
@@ -132,7 +129,6 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     And "smoothie-service" saw the header "x-forwarded-for"
     And "smoothie-service" saw the header "x-cloud-trace-context"
 
-  @in-process
   Scenario: A caller inside the VPC passes the default ingress but still meets invoker IAM
     Given the client is inside the project's VPC network
     And an anonymous client
@@ -141,7 +137,7 @@ Feature: Cloud Run ingress and invoker IAM keep the run.app back door shut
     And the response body contains "Your client does not have permission to get URL"
     And "smoothie-service" saw nothing
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: With ingress internal a VPC caller holding an invoker's token still needs IAP's assertion
     Given "coffee-service" has ingress "internal"
     And the client is inside the project's VPC network

@@ -45,7 +45,7 @@ Feature: Key rotation and key outages never open the fortress
     Then the response status is 401
     And the answer came from the gateway
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: When IAP's key endpoint fails a service that has no key cached fails closed
     Given the iap key endpoints answer 503
     And a signed-in Firebase user "alice@example.com"
@@ -54,7 +54,7 @@ Feature: Key rotation and key outages never open the fortress
     And the response JSON at "/error/reason" is "iap_keys_unavailable"
     And the answer came from "smoothie-service"
 
-  @isolated @local-only @in-process
+  @isolated @local-only
   Scenario: When Firebase's key endpoint fails the gateway refuses tokens it cannot check
     Given the securetoken key endpoints answer 503
     And a signed-in Firebase user "alice@example.com"

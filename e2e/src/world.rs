@@ -183,11 +183,11 @@ impl FortressWorld {
             let config = StackConfig::from_fixtures()
                 .and_then(|c| c.with_edits(&self.topology_edits, &self.openapi_edits))
                 .map_err(|e| e.to_string())?;
-            Arc::new(
-                Fortress::start_in(runtime(), config)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
+            let fortress = Fortress::start_in(runtime(), config)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(took = ?fortress.started_in, "a scenario's own fortress ready");
+            Arc::new(fortress)
         } else {
             shared_stack().await?
         };
