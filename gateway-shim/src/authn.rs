@@ -193,6 +193,16 @@ impl ProviderKeys {
     }
 }
 
+/// The index of a token's `alg` in [`ProviderKeys::clients`]; `None` for every algorithm no key
+/// is loaded for.
+fn alg_index(alg: &str) -> Option<usize> {
+    match alg {
+        "RS256" => Some(0),
+        "ES256" => Some(1),
+        _ => None,
+    }
+}
+
 fn fetch_status(err: &FetchError) -> JwtStatus {
     match err {
         // Keys fetched, but none of this algorithm: nothing can match the token's kid or alg.
@@ -204,8 +214,93 @@ fn fetch_status(err: &FetchError) -> JwtStatus {
     }
 }
 
-/// ESPv2's `--jwt_cache_size` default: verified tokens remembered per provider.
+/// ESPv2's `--jwt_cache_size` default: "the number of unique JWT tokens in the cache. The
+/// cache only stores verified good tokens [...] If not specified, the default is 1000."
+/// (GoogleCloudPlatform/esp-v2 @ 3dcedb6f, `src/go/configmanager/flags/flags.go` and
+/// `src/go/options/configgenerator.go`, `JwtCacheSize: 1000`; passed to Envoy's `jwt_authn` as
+/// `jwt_cache_config.jwt_cache_size` by `src/go/configgenerator/filtergen/jwt_authn.go`.)
 pub const JWT_CACHE_SIZE: usize = 1000;
+
+/// Envoy caches no token longer than this (`jwt_cache.cc`, `kMaxJwtSizeForCache`, 4 KiB).
+pub const MAX_CACHED_TOKEN_BYTES: usize = 4 * 1024;
+
+/// What a verified token left in the cache: enough to redo the time check and the kid check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Verified {
+    nbf: u64,
+    exp: u64,
+    /// Index into [`ProviderKeys::clients`] (0 = RS256, 1 = ES256).
+    alg: usize,
+    kid: String,
+}
+
+/// Tokens that fully verified for one provider: Envoy's `JwtCache` (a per-provider LRU keyed by
+/// the exact token string, ESPv2 sizes it [`JWT_CACHE_SIZE`]).
+///
+/// Envoy's semantics (`jwt_authn/authenticator.cc`, `startVerify`): a hit skips parsing and
+/// the signature; issuer, time and audience are still checked, in that order. Issuer and
+/// audiences are fixed per provider here, so a hit has passed them; the time is checked on
+/// every hit ([`crate::jwt::check_time`]) and an expired entry is dropped (`lookup` in
+/// `jwt_cache.cc` does the same).
+///
+/// **Stricter than Envoy, on purpose: the kid must still be published.** Envoy never looks at
+/// the JWKS on a hit, so a token verified before its key was retired stays good until its
+/// `exp` (up to an hour for Firebase) or its eviction. Here a hit also asks the provider's key
+/// set (the same 5-minute cache, refreshed as usual, so a hit costs no fetch) whether it still
+/// holds the token's kid; if not, the entry is dropped and the token is verified from scratch,
+/// which gives exactly the answer an uncached token gets (`Jwks doesn't have key to match kid
+/// or alg from Jwt`). So a retired key stops working at the next key refresh, never later than
+/// in ESPv2. Tokens without a kid (verified against every key) and tokens over 4 KiB are not
+/// cached. Failures are never cached: a token that fails is verified again next time, so error
+/// bodies are those of a full verification.
+///
+/// Full: expired entries go first; if none has, the cache is emptied (not Envoy's LRU order;
+/// a new token then costs one verification, the cost of any miss).
+#[derive(Debug, Default)]
+struct VerifiedCache {
+    entries: std::sync::Mutex<HashMap<String, Verified>>,
+}
+
+impl VerifiedCache {
+    /// The entry for `token`, if it is still within its time; an expired one is dropped and its
+    /// time failure returned, as Envoy's `lookup` + `verifyTimeConstraint` would.
+    fn get(&self, token: &str, now: u64) -> Option<Result<Verified, JwtStatus>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let v = entries.get(token)?;
+        match jwt::check_time(v.nbf, v.exp, now) {
+            Ok(()) => Some(Ok(v.clone())),
+            Err(status) => {
+                entries.remove(token);
+                Some(Err(status))
+            }
+        }
+    }
+
+    fn insert(&self, token: &str, verified: Verified, now: u64) {
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= JWT_CACHE_SIZE && !entries.contains_key(token) {
+            entries.retain(|_, v| jwt::check_time(v.nbf, v.exp, now).is_ok());
+            if entries.len() >= JWT_CACHE_SIZE {
+                entries.clear();
+            }
+        }
+        entries.insert(token.to_owned(), verified);
+    }
+
+    fn remove(&self, token: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token);
+    }
+
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
 
 /// A provider ready to verify.
 #[derive(Debug)]
@@ -214,12 +309,8 @@ pub struct Provider {
     http: reqwest::Client,
     options: JwksClientOptions,
     keys: OnceCell<ProviderKeys>,
-    /// Tokens that fully verified for this provider, with their `nbf` and `exp` (Envoy's
-    /// `JwtCache`, on in ESPv2 with 1000 entries). A hit skips parsing, keys and signature, as
-    /// in Envoy's `startVerify`; the time is still checked every time. Issuer and audiences are
-    /// fixed per provider here, so a hit has passed them. Full: emptied (a new token then costs
-    /// one verification).
-    verified: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    /// Tokens that fully verified for this provider (see [`VerifiedCache`]).
+    verified: VerifiedCache,
 }
 
 impl Provider {
@@ -271,31 +362,49 @@ impl Provider {
             .ok_or_else(|| fail("no jwks_uri".into()))
     }
 
-    fn cached(&self, token: &str) -> Option<(u64, u64)> {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(token)
-            .copied()
+    /// Verified tokens held now (tests).
+    pub fn cached_tokens(&self) -> usize {
+        self.verified.len()
     }
 
-    fn remember(&self, token: &str, nbf: u64, exp: u64) {
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if verified.len() >= JWT_CACHE_SIZE {
-            verified.clear();
-        }
-        verified.insert(token.to_owned(), (nbf, exp));
-    }
-
-    /// One token, all steps of [`crate::jwt`]; a cache hit only re-checks the time.
+    /// One token, all steps of [`crate::jwt`]; a cache hit re-checks the time and that the
+    /// token's kid is still published (see [`VerifiedCache`]).
     async fn verify_token(&self, token: &str, now: u64) -> Result<(), JwtStatus> {
-        if let Some((nbf, exp)) = self.cached(token) {
-            return jwt::check_time(nbf, exp, now);
+        match self.verified.get(token, now) {
+            Some(Ok(hit)) => {
+                if self.still_published(&hit).await {
+                    return Ok(());
+                }
+                // The key is gone (or keys cannot be had): verify from scratch, for exactly the
+                // answer an uncached token gets.
+                self.verified.remove(token);
+            }
+            Some(Err(time)) => return Err(time),
+            None => {}
         }
         let parsed = jwt::parse(token)?;
         self.verify(&parsed, now).await?;
-        self.remember(token, parsed.nbf, parsed.exp);
+        if let (Some(kid), Some(alg)) = (parsed.kid.as_deref(), alg_index(&parsed.alg)) {
+            let verified = Verified {
+                nbf: parsed.nbf,
+                exp: parsed.exp,
+                alg,
+                kid: kid.to_owned(),
+            };
+            self.verified.insert(token, verified, now);
+        }
         Ok(())
+    }
+
+    /// Whether the provider's current key set still holds the kid a cached token was verified
+    /// with.
+    async fn still_published(&self, hit: &Verified) -> bool {
+        let Ok(keys) = self.keys().await else {
+            return false;
+        };
+        keys.key_set(hit.alg, Some(&hit.kid))
+            .await
+            .is_ok_and(|set| set.get(&hit.kid).is_some())
     }
 
     /// Steps 2-5 of [`crate::jwt`] for one parsed token.
@@ -310,12 +419,15 @@ impl Provider {
 
     /// Step 5: keys, then the signature.
     async fn verify_signature(&self, parsed: &ParsedJwt<'_>) -> Result<(), JwtStatus> {
-        let (alg_index, alg) = match parsed.alg.as_str() {
-            "RS256" => (0, jsonwebtoken::Algorithm::RS256),
-            "ES256" => (1, jsonwebtoken::Algorithm::ES256),
-            // Implemented by jwt_verify_lib, but no key of ours is for it: Google publishes its
-            // keys with `alg`, so ESPv2 finds no key matching the token's alg either.
-            _ => return Err(JwtStatus::JwksKidAlgMismatch),
+        // Implemented by jwt_verify_lib, but no key of ours is for it: Google publishes its
+        // keys with `alg`, so ESPv2 finds no key matching the token's alg either.
+        let Some(alg_index) = alg_index(&parsed.alg) else {
+            return Err(JwtStatus::JwksKidAlgMismatch);
+        };
+        let alg = if alg_index == 0 {
+            jsonwebtoken::Algorithm::RS256
+        } else {
+            jsonwebtoken::Algorithm::ES256
         };
         let keys = self
             .keys()
@@ -399,7 +511,7 @@ impl Authenticator {
                         http: http.clone(),
                         options,
                         keys: OnceCell::new(),
-                        verified: std::sync::Mutex::default(),
+                        verified: VerifiedCache::default(),
                     },
                 )
             })
@@ -483,5 +595,54 @@ mod tests {
         assert_eq!(tokens(&h, None), vec!["a.b.c"]);
         let lower = headers(&[("authorization", "bearer a.b.c")]);
         assert!(tokens(&lower, None).is_empty());
+    }
+
+    fn verified(exp: u64) -> Verified {
+        Verified {
+            nbf: 0,
+            exp,
+            alg: 0,
+            kid: "k".into(),
+        }
+    }
+
+    #[test]
+    fn a_cached_token_is_answered_until_its_exp_plus_skew_then_dropped() {
+        let cache = VerifiedCache::default();
+        cache.insert("t", verified(1000), 900);
+        assert_eq!(cache.get("t", 1060), Some(Ok(verified(1000))));
+        assert_eq!(cache.get("t", 1061), Some(Err(JwtStatus::Expired)));
+        assert_eq!(cache.get("t", 1000), None, "the expired entry was dropped");
+    }
+
+    #[test]
+    fn tokens_over_4_kib_are_not_cached() {
+        let cache = VerifiedCache::default();
+        let big = "a".repeat(MAX_CACHED_TOKEN_BYTES + 1);
+        cache.insert(&big, verified(1000), 900);
+        assert_eq!(cache.get(&big, 900), None);
+        let fits = "a".repeat(MAX_CACHED_TOKEN_BYTES);
+        cache.insert(&fits, verified(1000), 900);
+        assert!(cache.get(&fits, 900).is_some());
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_tokens_first_and_never_exceeds_its_size() {
+        let cache = VerifiedCache::default();
+        cache.insert("old", verified(100), 50);
+        for i in 1..JWT_CACHE_SIZE {
+            cache.insert(&format!("t{i}"), verified(10_000), 50);
+        }
+        assert_eq!(cache.len(), JWT_CACHE_SIZE);
+        cache.insert("new", verified(10_000), 5_000);
+        assert_eq!(
+            cache.len(),
+            JWT_CACHE_SIZE,
+            "only the expired one made room"
+        );
+        assert!(cache.get("t1", 5_000).is_some());
+        assert!(cache.get("new", 5_000).is_some());
+        cache.insert("newer", verified(10_000), 5_000);
+        assert_eq!(cache.len(), 1, "nothing expired: emptied, then the new one");
     }
 }

@@ -1,24 +1,27 @@
-//! [`Gateway`]: the typed [`Config`], the shared state, and the layer stack in ESPv2's filter
+//! [`Gateway`]: the typed [`Config`], the shared state, and the request steps in ESPv2's filter
 //! order.
 //!
 //! ESPv2 turns the service config into an ordered Envoy filter chain
 //! (`src/go/configgenerator/filter_generator.go`: path matching first, the router last). The
-//! same order here, one concern per tower layer (style.md section 5), outermost first:
+//! same order here, one concern per step, first to last. The steps were one tower layer each
+//! (style.md section 5); they are now plain functions called in order by one handler, because
+//! each `from_fn` layer cost a boxed future, a `Next` and a route clone per request on the hot
+//! path (`bench/README.md`). The order and its reasons are unchanged:
 //!
 //! 1. **sanitize**: drops every client header carrying the generated-header prefix
-//!    (`x-apigateway-*`, item 67). First, so no later layer, and no backend, can mistake a
+//!    (`x-apigateway-*`, item 67). First, so no later step, and no backend, can mistake a
 //!    client's `X-Apigateway-Api-Userinfo` for one the gateway set (Envoy's `jwt_authn` also
 //!    sanitizes its payload header before verifying).
 //! 2. **route**: normalises the path and finds the operation; 404 / 405 are answered here,
-//!    before authentication, as ESPv2's deny routes carry no JWT requirement. It stores the
-//!    match for the layers inside, so the table is searched once.
+//!    before authentication, as ESPv2's deny routes carry no JWT requirement. It hands the
+//!    match to the later steps, so the table is searched once.
 //! 3. **authenticate**: the route's JWT providers (401/403 with `WWW-Authenticate`), then its
 //!    API key; on success adds `X-Apigateway-Api-Userinfo`. Before backend auth, because
 //!    ESPv2 mints no backend token for a request it will refuse (and a refused request must not
 //!    cost a metadata call).
 //! 4. **backend auth**: the ID token for the route's audience; moves the client's
 //!    `Authorization` to `X-Forwarded-Authorization` (removing any client copy first) and sets
-//!    `Authorization: Bearer <ID token>` (items 65-66). Innermost of the checks, right before the
+//!    `Authorization: Bearer <ID token>` (items 65-66). Last of the checks, right before the
 //!    proxy, so the backend token exists only on requests that will be sent.
 //! 5. **proxy** (the handler, "router last"): path translation, deadline, streaming.
 //!
@@ -31,7 +34,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use google_tokens::JwksClientOptions;
 use http::{HeaderName, HeaderValue, Method, header};
@@ -142,8 +144,8 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// The route a request matched, for the inner layers.
-#[derive(Debug, Clone)]
+/// The route a request matched, for the steps after routing.
+#[derive(Debug)]
 struct Matched {
     index: usize,
     bindings: Vec<(String, String)>,
@@ -213,18 +215,22 @@ impl Gateway {
             .map_or(0, crate::authn::Provider::fetch_count)
     }
 
+    /// Verified JWTs provider `id` holds in its cache now.
+    pub fn cached_jwts(&self, id: &str) -> usize {
+        self.shared
+            .authn
+            .provider(id)
+            .map_or(0, crate::authn::Provider::cached_tokens)
+    }
+
     /// The gateway as an axum router, without the Cloud Run layers (tests: `oneshot`).
     pub fn router(&self) -> Router {
-        let s = self.shared.clone();
-        // `Router::layer` wraps what came before: the last `.layer` is the outermost and sees
-        // the request first. See the module docs for why each sits where it does.
+        // One handler runs the five steps in order (see the module docs for why each sits
+        // where it does). They were one `middleware::from_fn` layer each; as plain function
+        // calls they cost no boxed future, `Next` or extension map per step (bench/README.md).
         Router::new()
-            .fallback(proxy_handler)
-            .layer(middleware::from_fn_with_state(s.clone(), backend_auth))
-            .layer(middleware::from_fn_with_state(s.clone(), authenticate))
-            .layer(middleware::from_fn_with_state(s.clone(), route))
-            .layer(middleware::from_fn_with_state(s.clone(), sanitize))
-            .with_state(s)
+            .fallback(handle)
+            .with_state(self.shared.clone())
     }
 }
 
@@ -240,9 +246,29 @@ where
     cloud_run::serve(listener, gateway.router(), shutdown).await
 }
 
-/// Layer 1: client copies of generated headers never get past the gateway.
-async fn sanitize(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+/// Steps 1-5 for one request; the first step that answers ends it.
+async fn handle(State(s): State<Arc<Shared>>, mut req: Request) -> Response {
+    sanitize(&s, &mut req);
+    let matched = match route(&s, &req) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(response) = authenticate(&s, &mut req, matched.index).await {
+        return *response;
+    }
+    if let Err(e) = backend_auth(&s, &mut req, matched.index).await {
+        return e.into_response();
+    }
+    proxy_request(&s, req, matched).await
+}
+
+/// Step 1: client copies of generated headers never get past the gateway.
+fn sanitize(s: &Shared, req: &mut Request) {
     let prefix = s.prefix.as_str();
+    // Nothing to drop on almost every request: look before collecting.
+    if !req.headers().keys().any(|k| k.as_str().starts_with(prefix)) {
+        return;
+    }
     let generated: Vec<HeaderName> = req
         .headers()
         .keys()
@@ -253,40 +279,35 @@ async fn sanitize(State(s): State<Arc<Shared>>, mut req: Request, next: Next) ->
         tracing::debug!(header = %name, "dropped a client copy of a generated header");
         req.headers_mut().remove(name);
     }
-    next.run(req).await
 }
 
-/// Layer 2: path normalisation and route lookup.
-async fn route(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+/// Step 2: path normalisation and route lookup.
+fn route(s: &Shared, req: &Request) -> Result<Matched, GatewayError> {
     if req
         .uri()
         .path_and_query()
         .is_some_and(|pq| pq.as_str().contains('#'))
     {
-        return GatewayError::FragmentInPath.into_response();
+        return Err(GatewayError::FragmentInPath);
     }
     let normalized_path = normalize_path(req.uri().path());
     // ESPv2 honours X-HTTP-Method-Override when choosing the route (item 73).
-    let method = req
+    let overridden = req
         .headers()
         .get("x-http-method-override")
-        .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
-        .unwrap_or_else(|| req.method().clone());
-    let matched = match s.api.routes().lookup(&method, &normalized_path) {
-        Lookup::NotFound => return GatewayError::NotFound.into_response(),
-        Lookup::MethodNotAllowed { template } => {
-            return GatewayError::MethodNotAllowed { template }.into_response();
-        }
+        .and_then(|v| Method::from_bytes(v.as_bytes()).ok());
+    let method = overridden.as_ref().unwrap_or(req.method());
+    match s.api.routes().lookup(method, &normalized_path) {
+        Lookup::NotFound => Err(GatewayError::NotFound),
+        Lookup::MethodNotAllowed { template } => Err(GatewayError::MethodNotAllowed { template }),
         Lookup::Found {
             index, bindings, ..
-        } => Matched {
+        } => Ok(Matched {
             index,
             bindings,
             normalized_path,
-        },
-    };
-    req.extensions_mut().insert(matched);
-    next.run(req).await
+        }),
+    }
 }
 
 /// The URL a `WWW-Authenticate` realm names: Envoy's `buildOriginalUri` (scheme from
@@ -311,13 +332,11 @@ fn original_uri(req: &Request) -> String {
     format!("{proto}://{host}{}", &pq[..cut])
 }
 
-/// Layer 3: JWT, then API key.
-async fn authenticate(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
-    let Some(m) = req.extensions().get::<Matched>() else {
-        return GatewayError::NotFound.into_response();
-    };
-    let Some(route) = s.api.routes().routes().get(m.index) else {
-        return GatewayError::NotFound.into_response();
+/// Step 3: JWT, then API key. `Err` is the refusal to send (boxed: it is the rare path).
+async fn authenticate(s: &Shared, req: &mut Request, index: usize) -> Result<(), Box<Response>> {
+    let refuse = |e: GatewayError| Err(Box::new(e.into_response()));
+    let Some(route) = s.api.routes().routes().get(index) else {
+        return refuse(GatewayError::NotFound);
     };
     if !route.jwt_providers.is_empty() {
         let query = req.uri().query();
@@ -334,11 +353,10 @@ async fn authenticate(State(s): State<Arc<Shared>>, mut req: Request, next: Next
                 }
             }
             Err(status) => {
-                return GatewayError::Jwt {
+                return refuse(GatewayError::Jwt {
                     status,
-                    realm: original_uri(&req),
-                }
-                .into_response();
+                    realm: original_uri(req),
+                });
             }
         }
     }
@@ -358,30 +376,23 @@ async fn authenticate(State(s): State<Arc<Shared>>, mut req: Request, next: Next
                 .map(str::to_owned),
         });
         match (key, &s.api_keys) {
-            (None, _) => return GatewayError::ApiKeyMissing.into_response(),
+            (None, _) => return refuse(GatewayError::ApiKeyMissing),
             (Some(k), ApiKeyCheck::AllowList(allowed)) if !allowed.contains(&k) => {
-                return GatewayError::ApiKeyInvalid.into_response();
+                return refuse(GatewayError::ApiKeyInvalid);
             }
             _ => {}
         }
     }
-    next.run(req).await
+    Ok(())
 }
 
-/// Layer 4: the backend's ID token.
-async fn backend_auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
-    let Some(index) = req.extensions().get::<Matched>().map(|m| m.index) else {
-        return GatewayError::NotFound.into_response();
-    };
+/// Step 4: the backend's ID token.
+async fn backend_auth(s: &Shared, req: &mut Request, index: usize) -> Result<(), GatewayError> {
     if let Some(Some(entry)) = s.route_tokens.get(index) {
-        let token = match s.tokens.header(entry).await {
-            Ok(t) => t,
-            Err(_) => {
-                return GatewayError::BackendTokenUnavailable {
-                    audience: entry.audience().to_owned(),
-                }
-                .into_response();
-            }
+        let Ok(token) = s.tokens.header(entry).await else {
+            return Err(GatewayError::BackendTokenUnavailable {
+                audience: entry.audience().to_owned(),
+            });
         };
         const XFA: HeaderName = HeaderName::from_static("x-forwarded-authorization");
         let headers = req.headers_mut();
@@ -392,14 +403,11 @@ async fn backend_auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         }
         headers.insert(header::AUTHORIZATION, token);
     }
-    next.run(req).await
+    Ok(())
 }
 
-/// Layer 5: the proxy.
-async fn proxy_handler(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response {
-    let Some(m) = req.extensions().get::<Matched>().cloned() else {
-        return GatewayError::NotFound.into_response();
-    };
+/// Step 5: the proxy.
+async fn proxy_request(s: &Shared, req: Request<Body>, m: Matched) -> Response {
     let Some(route) = s.api.routes().routes().get(m.index) else {
         return GatewayError::NotFound.into_response();
     };

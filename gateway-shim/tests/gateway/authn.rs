@@ -217,6 +217,53 @@ async fn keys_are_fetched_once_and_cached() {
 }
 
 #[tokio::test]
+async fn a_cached_token_stops_passing_once_its_key_is_retired() {
+    let fakes = Fakes::start().await;
+    fakes.serve_identity_tokens().await;
+    fakes.backend_ok().await;
+    let mut config = fakes.standard_config();
+    // Keys go stale at once, so every request sees the key set as published now (as one does
+    // after ESPv2's 5 minutes).
+    config.jwks.default_max_age = std::time::Duration::ZERO;
+    let running = Running::start(config).await;
+    let token = fakes.firebase_token();
+    let bearer = format!("Bearer {token}");
+    for _ in 0..2 {
+        let resp = running
+            .get("/smoothie", &[("authorization", &bearer)])
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(running.gateway.cached_jwts("firebase"), 1);
+
+    // Firebase retires the key: its map now holds only a new one.
+    let new_key = google_tokens::SigningKey::generate_rsa(None).expect("key");
+    let map: google_tokens::PemMap = [(
+        new_key.kid().to_owned(),
+        new_key
+            .certificate_pem("securetoken.system.gserviceaccount.com")
+            .expect("cert"),
+    )]
+    .into_iter()
+    .collect();
+    fakes.keys.reset().await;
+    Mock::given(method("GET"))
+        .and(path(X509_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&map))
+        .mount(&fakes.keys)
+        .await;
+
+    assert_rejected(
+        &running,
+        &token,
+        401,
+        "Jwks doesn't have key to match kid or alg from Jwt",
+    )
+    .await;
+    assert_eq!(running.gateway.cached_jwts("firebase"), 0);
+}
+
+#[tokio::test]
 async fn the_default_audience_is_https_service_name_when_x_google_audiences_is_absent() {
     let (fakes, running) = started().await;
     let ok = fakes.google_token(&format!("https://{SERVICE}"));
