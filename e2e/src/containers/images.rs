@@ -4,11 +4,13 @@
 //!
 //! The tag is the binary's SHA-256 (first 16 hex digits): an unchanged binary finds its image
 //! and is not rebuilt (testcontainers' `with_skip_if_exists` checks the name and tag, which here
-//! name the content). Built with testcontainers' build API (`GenericBuildableImage`, the
-//! engine's built-in BuildKit; no buildx needed). Nothing is pulled. No image needs a CA bundle: every reqwest client in
-//! the binaries is built with explicit roots (crates.md pitfall 2); the gateway is given the
-//! emulator's CA with `--emulator-ca`, and the services fetch IAP's keys over plain HTTP from
-//! the emulator's host-prefix URL on the internal network.
+//! name the content); once a new one is built, the older tags of that name are removed unless a
+//! container still uses them. Built with testcontainers' build API (`GenericBuildableImage`,
+//! the engine's built-in BuildKit; no buildx needed). Nothing is pulled.
+//!
+//! No image needs a CA bundle: every reqwest client in the binaries is built with explicit
+//! roots (crates.md pitfall 2); the gateway is given the emulator's CA with `--emulator-ca`, and
+//! the services fetch IAP's keys over plain HTTP from the emulator on the internal network.
 //!
 //! These images are for the e2e harness only. The deployable images are the services'
 //! Cloud Run Dockerfiles (services/*/Dockerfile): the same crates built inside a builder stage,
@@ -183,7 +185,36 @@ async fn ensure_one(name: &str, path: PathBuf) -> Result<(ImageRef, bool), Conta
         .await
         .map_err(|e| ContainerError::docker(format!("building {image}"), e))?;
     tracing::info!(%image, "built image");
+    remove_older(&docker, &image).await;
     Ok((image, true))
+}
+
+/// Removes the images of `image`'s name with another tag (older binaries), so rebuilds do not
+/// pile up. Not forced: an image a container still uses (another run's) stays.
+async fn remove_older(docker: &testcontainers::bollard::Docker, image: &ImageRef) {
+    use testcontainers::bollard::query_parameters::{
+        ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+    };
+    let filters =
+        std::collections::HashMap::from([("reference".to_string(), vec![image.name.clone()])]);
+    let Ok(listed) = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+    else {
+        return;
+    };
+    let current = image.to_string();
+    for older in listed
+        .iter()
+        .flat_map(|i| i.repo_tags.iter())
+        .filter(|t| **t != current)
+    {
+        let _ = docker
+            .remove_image(older, Some(RemoveImageOptionsBuilder::new().build()), None)
+            .await;
+    }
 }
 
 #[cfg(test)]
