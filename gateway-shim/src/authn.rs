@@ -47,58 +47,78 @@ pub fn extract<'a>(
     query: Option<&'a str>,
     locations: &[JwtLocation],
 ) -> Vec<Located<'a>> {
-    let mut header_locs: Vec<(&http::HeaderName, Option<&str>)> = Vec::new();
-    let mut query_locs: Vec<&str> = Vec::new();
-    for loc in locations {
-        match loc {
-            JwtLocation::Header { name, value_prefix } => {
-                header_locs.push((name, value_prefix.as_deref()))
-            }
-            JwtLocation::Query(q) => query_locs.push(q),
-        }
-    }
-    header_locs
-        .sort_by(|a, b| (a.0.as_str(), a.1.unwrap_or("")).cmp(&(b.0.as_str(), b.1.unwrap_or(""))));
-    header_locs.dedup();
-    query_locs.sort_unstable();
-    query_locs.dedup();
+    Locations::new(locations).extract(headers, query)
+}
 
-    let mut out = Vec::new();
-    for (name, prefix) in header_locs {
-        for value in headers.get_all(name) {
-            let Ok(value) = value.to_str() else { continue };
-            let token = match prefix {
-                None => value,
-                Some(prefix) => {
-                    let Some(pos) = value.find(prefix) else {
-                        continue;
-                    };
-                    let after = &value[pos + prefix.len()..];
-                    match after.find(is_jwt_char) {
-                        Some(start) => &after[start..],
-                        None => value,
-                    }
+/// A provider's JWT locations in the order Envoy searches them, sorted and deduplicated once
+/// at start rather than per request.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    headers: Vec<(http::HeaderName, Option<String>)>,
+    queries: Vec<String>,
+}
+
+impl Locations {
+    pub fn new(locations: &[JwtLocation]) -> Self {
+        let mut headers: Vec<(http::HeaderName, Option<String>)> = Vec::new();
+        let mut queries: Vec<String> = Vec::new();
+        for loc in locations {
+            match loc {
+                JwtLocation::Header { name, value_prefix } => {
+                    headers.push((name.clone(), value_prefix.clone()))
                 }
-            };
-            out.push(Located {
-                token: std::borrow::Cow::Borrowed(token),
-            });
+                JwtLocation::Query(q) => queries.push(q.clone()),
+            }
         }
+        headers.sort_by(|a, b| {
+            (a.0.as_str(), a.1.as_deref().unwrap_or(""))
+                .cmp(&(b.0.as_str(), b.1.as_deref().unwrap_or("")))
+        });
+        headers.dedup();
+        queries.sort_unstable();
+        queries.dedup();
+        Self { headers, queries }
     }
-    if let Some(query) = query {
-        for name in query_locs {
-            let found = query.split('&').find_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(k) == name).then(|| percent_decode(v))
-            });
-            if let Some(v) = found {
+
+    /// The tokens a request carries at these locations.
+    pub fn extract<'a>(&self, headers: &'a HeaderMap, query: Option<&'a str>) -> Vec<Located<'a>> {
+        let mut out = Vec::new();
+        for (name, prefix) in &self.headers {
+            for value in headers.get_all(name) {
+                let Ok(value) = value.to_str() else { continue };
+                let token = match prefix {
+                    None => value,
+                    Some(prefix) => {
+                        let Some(pos) = value.find(prefix.as_str()) else {
+                            continue;
+                        };
+                        let after = &value[pos + prefix.len()..];
+                        match after.find(is_jwt_char) {
+                            Some(start) => &after[start..],
+                            None => value,
+                        }
+                    }
+                };
                 out.push(Located {
-                    token: std::borrow::Cow::Owned(v),
+                    token: std::borrow::Cow::Borrowed(token),
                 });
             }
         }
+        if let Some(query) = query {
+            for name in &self.queries {
+                let found = query.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (percent_decode(k) == *name).then(|| percent_decode(v))
+                });
+                if let Some(v) = found {
+                    out.push(Located {
+                        token: std::borrow::Cow::Owned(v),
+                    });
+                }
+            }
+        }
+        out
     }
-    out
 }
 
 /// `%XX` decoding (invalid escapes kept as they are).
@@ -306,6 +326,7 @@ impl VerifiedCache {
 #[derive(Debug)]
 pub struct Provider {
     spec: JwtProviderSpec,
+    locations: Locations,
     http: reqwest::Client,
     options: JwksClientOptions,
     keys: OnceCell<ProviderKeys>,
@@ -466,14 +487,15 @@ impl Provider {
         }
     }
 
-    /// One provider's verdict on a request: `Ok(payload segments)` or the failure.
+    /// One provider's verdict on a request: `Ok(payload segments)`, as header values, or the
+    /// failure.
     async fn authenticate(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
         now: u64,
-    ) -> Result<Vec<String>, JwtStatus> {
-        let tokens = extract(headers, query, &self.spec.locations);
+    ) -> Result<Vec<http::HeaderValue>, JwtStatus> {
+        let tokens = self.locations.extract(headers, query);
         if tokens.is_empty() {
             return Err(JwtStatus::Missing);
         }
@@ -481,8 +503,11 @@ impl Provider {
         for located in tokens.iter().rev() {
             self.verify_token(&located.token, now).await?;
             // The payload segment as sent: parse() checked there are exactly three.
-            if let Some(payload) = located.token.split('.').nth(1) {
-                payloads.push(payload.to_owned());
+            // Base64url characters: always a valid header value.
+            if let Some(payload) = located.token.split('.').nth(1)
+                && let Ok(value) = http::HeaderValue::from_str(payload)
+            {
+                payloads.push(value);
             }
         }
         Ok(payloads)
@@ -508,6 +533,7 @@ impl Authenticator {
                     spec.id.clone(),
                     Provider {
                         spec: spec.clone(),
+                        locations: Locations::new(&spec.locations),
                         http: http.clone(),
                         options,
                         keys: OnceCell::new(),
@@ -529,7 +555,7 @@ impl Authenticator {
         provider_ids: &[String],
         headers: &HeaderMap,
         query: Option<&str>,
-    ) -> Result<Vec<String>, JwtStatus> {
+    ) -> Result<Vec<http::HeaderValue>, JwtStatus> {
         let now = google_tokens::now_unix();
         let mut last = JwtStatus::Missing;
         for id in provider_ids {

@@ -346,10 +346,8 @@ async fn authenticate(s: &Shared, req: &mut Request, index: usize) -> Result<(),
             .await
         {
             Ok(payloads) => {
-                for p in payloads {
-                    if let Ok(v) = HeaderValue::from_str(&p) {
-                        req.headers_mut().append(s.userinfo.clone(), v);
-                    }
+                for v in payloads {
+                    req.headers_mut().append(s.userinfo.clone(), v);
                 }
             }
             Err(status) => {
