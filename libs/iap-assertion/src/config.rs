@@ -9,8 +9,10 @@ use google_tokens::claims::IAP_JWK_URL;
 /// 23). [`IapAudience::parse`] is the only constructor, so a check can never be built around a
 /// malformed one (for example a backend service *name* where IAP uses the numeric id).
 ///
-/// Accepted forms, the two fortress meets:
-/// - behind a load balancer: `/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID`;
+/// Accepted forms, the three fortress meets:
+/// - behind a global load balancer: `/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID`;
+/// - behind a regional one: `/projects/PROJECT_NUMBER/regions/REGION/backendServices/SERVICE_ID`
+///   (item 23; unconfirmed, as blueprint derives it);
 /// - IAP directly on Cloud Run: `/projects/PROJECT_NUMBER/locations/REGION/services/NAME` (item 24).
 ///
 /// `blueprint::IapAudience` accepts the same forms; convert with `IapAudience::parse(b.as_str())`.
@@ -20,7 +22,8 @@ pub struct IapAudience(String);
 /// Why a string is not an IAP audience.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{found:?} is not an IAP audience; expected /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID \
+    "{found:?} is not an IAP audience; expected /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID, \
+     /projects/PROJECT_NUMBER/regions/REGION/backendServices/SERVICE_ID \
      or /projects/PROJECT_NUMBER/locations/REGION/services/NAME (numbers and ids are digits)"
 )]
 pub struct InvalidAudience {
@@ -47,6 +50,10 @@ impl IapAudience {
         let ok = match parts.as_slice() {
             ["", "projects", number, "global", "backendServices", id] => {
                 digits(number) && digits(id)
+            }
+            // A regional backend service (google-behaviour item 23, unconfirmed [MEM]).
+            ["", "projects", number, "regions", region, "backendServices", id] => {
+                digits(number) && name(region) && digits(id)
             }
             [
                 "",
@@ -206,6 +213,7 @@ mod tests {
     fn audiences_accept_the_load_balancer_and_cloud_run_forms() {
         for good in [
             "/projects/123456789012/global/backendServices/1234567890123456789",
+            "/projects/123456789012/regions/us-central1/backendServices/1234567890123456789",
             "/projects/7218/locations/us-east4/services/iap-test-2",
         ] {
             assert_eq!(
@@ -225,6 +233,7 @@ mod tests {
             "/projects/123/global/backendServices/1/",
             "/projects/0123/global/backendServices/1",
             "/projects/123/locations/us-east4/services/Smoothie",
+            "/projects/123/regions/us-central1/backendServices/smoothie-service-backend",
             "987654321-abc.apps.googleusercontent.com",
         ] {
             let err = IapAudience::parse(bad).err();
