@@ -31,32 +31,35 @@ use tokio::time::Instant;
 use crate::error::GatewayError;
 use crate::outbound::DnsFailure;
 
-/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
+/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1). As
+/// `HeaderName` constants: removing by `&str` would parse each name on every request.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 /// Removes hop-by-hop headers, including those listed in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -64,7 +67,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// What the proxy needs to know about one call.
 #[derive(Debug)]
 pub struct Call {
-    pub url: String,
+    pub url: reqwest::Url,
     pub deadline: Duration,
     pub max_request_bytes: u64,
 }
@@ -87,17 +90,20 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
         reqwest::Body::wrap_stream(Limited::new(body, limit).into_data_stream())
     };
 
-    let build = |body: reqwest::Body| {
-        client
-            .request(parts.method.clone(), &call.url)
-            .headers(headers.clone())
-            .body(body)
+    // The request is built whole and its header map moved in (the builder's `.headers()`
+    // would re-insert them one by one). A bodiless request keeps a copy for the retry.
+    let retry = empty_body.then(|| (call.url.clone(), headers.clone()));
+    let build = |url: reqwest::Url, headers: HeaderMap, body: reqwest::Body| {
+        let mut request = reqwest::Request::new(parts.method.clone(), url);
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(body);
+        client.execute(request)
     };
 
-    let mut result = tokio::time::timeout_at(deadline_at, build(body).send()).await;
+    let mut result = tokio::time::timeout_at(deadline_at, build(call.url, headers, body)).await;
     let mut retried = false;
     // One retry on connect failure, when there is no body to replay (ESPv2's retry policy).
-    if empty_body
+    if let Some((url, headers)) = retry
         && let Ok(Err(ref e)) = result
         && e.is_connect()
         && find_source::<DnsFailure>(e).is_none()
@@ -105,7 +111,7 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
         retried = true;
         result = tokio::time::timeout_at(
             deadline_at,
-            build(reqwest::Body::from(bytes::Bytes::new())).send(),
+            build(url, headers, reqwest::Body::from(bytes::Bytes::new())),
         )
         .await;
     }
