@@ -77,6 +77,10 @@ pub struct KeyRing {
     name: &'static str,
     alg: Alg,
     keys: RwLock<Vec<Arc<PublishedKey>>>,
+    /// The verification view of `keys`, built on first use after each change: every request
+    /// through IAP verifies at least one token, and rebuilding the public keys each time cost
+    /// more than the verification itself (iap-lb-emulator/bench/iap.sh).
+    verify_view: RwLock<Option<Arc<KeySet>>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -95,6 +99,7 @@ impl KeyRing {
             name,
             alg,
             keys: RwLock::new(keys.into_iter().map(Arc::new).collect()),
+            verify_view: RwLock::new(None),
         }
     }
 
@@ -122,6 +127,11 @@ impl KeyRing {
             .collect()
     }
 
+    /// The kid of the key that signs now, if the ring has one.
+    pub fn signing_kid(&self) -> Option<String> {
+        self.snapshot().first().map(|k| k.key.kid().to_string())
+    }
+
     /// Signs `claims` with the ring's first key.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let keys = self.snapshot();
@@ -142,6 +152,16 @@ impl KeyRing {
             keys.clear();
         }
         keys.insert(0, Arc::new(key));
+        self.forget_verify_view();
+    }
+
+    /// Drops the cached verification view; called with the `keys` write lock held, so no
+    /// reader can rebuild it from the old keys after the change.
+    fn forget_verify_view(&self) {
+        match self.verify_view.write() {
+            Ok(mut view) => *view = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
     }
 
     /// Appends a key (it is published but does not sign until it is first).
@@ -151,6 +171,7 @@ impl KeyRing {
             Err(poisoned) => poisoned.into_inner(),
         };
         keys.push(Arc::new(key));
+        self.forget_verify_view();
     }
 
     /// `{"keys":[...]}`.
@@ -176,10 +197,31 @@ impl KeyRing {
             .collect()
     }
 
-    /// The verification view of the ring, for the emulator's own checks.
-    pub fn key_set(&self) -> Result<KeySet, KeySetError> {
-        let keys = self.snapshot();
-        KeySet::from_signing_keys(self.alg, keys.iter().map(|k| k.key.as_ref()))
+    /// The verification view of the ring, for the emulator's own checks: built once per
+    /// change of the ring, then shared.
+    pub fn key_set(&self) -> Result<Arc<KeySet>, KeySetError> {
+        let cached = match self.verify_view.read() {
+            Ok(view) => view.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(view) = cached {
+            return Ok(view);
+        }
+        // Under the keys' read lock: a rotation (which takes the write lock, then clears the
+        // view) cannot slip between reading the keys and storing their view.
+        let keys = match self.keys.read() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let view = Arc::new(KeySet::from_signing_keys(
+            self.alg,
+            keys.iter().map(|k| k.key.as_ref()),
+        )?);
+        match self.verify_view.write() {
+            Ok(mut slot) => *slot = Some(view.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(view.clone()),
+        }
+        Ok(view)
     }
 }
 

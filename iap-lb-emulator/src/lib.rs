@@ -35,6 +35,7 @@
 //! - [`iap`]: IAP's checks, [`iap::Denial`] with Google's answers, the signed header.
 //! - [`browser`]: IAP's browser flow: one-time codes and tickets, cookie sessions.
 //! - [`access_tokens`]: the OAuth access tokens issued, so IAP can accept them.
+//! - [`agent_tokens`]: IAP's service-agent ID tokens toward Cloud Run, reused until near expiry.
 //! - [`form`]: URL-encoded forms and queries.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
@@ -54,6 +55,7 @@
 //!   [`Config::relaxations`] and logged at start.
 
 pub mod access_tokens;
+pub mod agent_tokens;
 pub mod browser;
 pub mod config;
 mod dispatch;

@@ -24,7 +24,7 @@ pub struct Account {
 
 impl Account {
     /// Its keys as a verification set, or `None` while it has none.
-    pub fn key_set(&self) -> Option<KeySet> {
+    pub fn key_set(&self) -> Option<std::sync::Arc<KeySet>> {
         // Empty (no key minted yet) or unusable: either way nothing verifies.
         self.keys.key_set().ok()
     }

@@ -53,6 +53,8 @@ pub struct Shared {
     pub sign_ins: crate::browser::SignIns,
     /// Every OAuth access token issued, with its owner, scopes and expiry (item 2).
     pub access_tokens: crate::access_tokens::AccessTokens,
+    /// IAP's service-agent ID tokens toward Cloud Run, by audience (items 27, 39).
+    pub agent_tokens: crate::agent_tokens::AgentTokens,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
     pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
@@ -100,6 +102,7 @@ impl Shared {
             key_faults: Default::default(),
             sign_ins: Default::default(),
             access_tokens: Default::default(),
+            agent_tokens: Default::default(),
             started_at: google_tokens::now_unix(),
         }))
     }

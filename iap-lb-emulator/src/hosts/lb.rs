@@ -236,20 +236,22 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
     .await
 }
 
-/// An ID token of IAP's service agent for the service's run.app URL.
+/// An ID token of IAP's service agent for the service's run.app URL, reused until near expiry
+/// ([`crate::agent_tokens`]).
 fn agent_token(state: &AppState, service: &blueprint::Service) -> Option<String> {
     let agent = state.config.topology.iap_service_agent();
     let account = state.accounts.resolve(agent.as_str())?;
     let audience = service
         .run_app_url()
         .unwrap_or_else(|_| service.deterministic_run_app_host().url());
-    let claims = GoogleIdClaims::for_service_account(
-        &account.email,
-        &account.unique_id,
-        &audience,
-        google_tokens::now_unix(),
-    );
-    state.keys.google.sign(&claims).ok()
+    let kid = state.keys.google.signing_kid()?;
+    let now = google_tokens::now_unix();
+    state.agent_tokens.get_or_mint(&audience, &kid, now, || {
+        let claims =
+            GoogleIdClaims::for_service_account(&account.email, &account.unique_id, &audience, now);
+        let token = state.keys.google.sign(&claims).ok()?;
+        Some((token, claims.exp))
+    })
 }
 
 /// IAP's `/_gcp_iap/` paths (item 34, observed in use; none is documented, so what each

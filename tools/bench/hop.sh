@@ -1,0 +1,146 @@
+# Sourced, not run: what every "cost of one hop" benchmark shares (the IAP hop in
+# iap-lb-emulator/bench/iap.sh). nginx with proxy_pass is the reference hop; a hop's cost is the
+# CPU time (user + system) its process spends per request, read from /proc, which is robust to
+# other work on a shared 2-core machine, unlike requests per second. Runs are interleaved in
+# rounds and the best round counts (interference only ever slows a run down). Everything listens
+# on 127.0.0.1; wrk and nginx-light come from Debian when missing.
+#
+# The caller sets: DURATION, CONNECTIONS_LIST, ROUNDS (defaults below) and uses
+#   hop_setup                      -> $work (removed at exit), $pids (killed at exit)
+#   free_port, wait_for CURL-ARGS..., cpu_ticks PID
+#   start_nginx BACKEND [tls]      -> $nginx_port, $nginx_worker (one worker, keepalive upstream)
+#   hop_run NAME PID URL [WRK-ARGS...]   appends one line to $work/summary
+#   hop_summarize BASELINE NAME...       best round of each, then ratios against BASELINE
+
+DURATION=${DURATION:-10s}
+# One connection: latency-bound (every process sleeps between requests, so each hop pays its
+# wake-ups). 32: throughput-bound (the proxy's core is saturated).
+CONNECTIONS_LIST=${CONNECTIONS_LIST:-1 32}
+ROUNDS=${ROUNDS:-3}
+
+hop_setup() {
+    command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] \
+        || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    work=$(mktemp -d)
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+    hz=$(getconf CLK_TCK)
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Polls until curl succeeds (10 s at most), so a broken start fails the run instead of hanging.
+wait_for() {
+    for _ in $(seq 200); do curl -sfk -o /dev/null "$@" && return 0; sleep 0.05; done
+    echo "not ready: $*" >&2
+    exit 1
+}
+
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# nginx, one worker pinned to core 0, proxy_pass with a keepalive upstream to BACKEND
+# (host:port). With `tls`, it terminates TLS with a throwaway self-signed certificate, as a load
+# balancer does.
+start_nginx() {
+    local backend=$1 tls=${2:-} listen ssl_conf=""
+    nginx_port=$(free_port)
+    mkdir -p "$work/nginx"
+    listen="127.0.0.1:$nginx_port"
+    if [ "$tls" = tls ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+            -subj /CN=localhost -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" 2>/dev/null
+        listen="$listen ssl"
+        ssl_conf="ssl_certificate $work/nginx/cert.pem; ssl_certificate_key $work/nginx/key.pem;"
+    fi
+    cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    upstream backend { server $backend; keepalive 64; }
+    server {
+        listen $listen;
+        $ssl_conf
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+    taskset -c 0 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+    local master=$!
+    pids+=("$master")
+    local scheme=http
+    [ "$tls" = tls ] && scheme=https
+    # Any HTTP answer will do: nginx is up (what the backend says about `/` is its business).
+    for _ in $(seq 200); do curl -sk -o /dev/null "$scheme://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
+    nginx_worker=$(pgrep -P "$master" | head -1)
+}
+
+# One measured wrk run (after a 2 s warm-up for connection pools and caches). PID 0: no CPU
+# figure (the direct baseline has no hop). Fails the run on any non-2xx answer: a benchmark of
+# refusals measures nothing.
+hop_run() {
+    local name=$1 pid=$2 url=$3
+    shift 3
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "$@" "$url" > /dev/null
+    local t0=0 t1=0
+    [ "$pid" != 0 ] && t0=$(cpu_ticks "$pid")
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" > "$work/$name.txt"
+    [ "$pid" != 0 ] && t1=$(cpu_ticks "$pid")
+    local rps p50 p99 requests non2xx cpu_us
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/$name.txt")
+    p50=$(awk '$1=="50%" {print $2}' "$work/$name.txt")
+    p99=$(awk '$1=="99%" {print $2}' "$work/$name.txt")
+    requests=$(awk '/requests in/ {print $1}' "$work/$name.txt")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/$name.txt")
+    if [ -n "$non2xx" ]; then
+        echo "$name: $non2xx non-2xx answers out of $requests" >&2
+        exit 1
+    fi
+    cpu_us=-
+    [ "$pid" != 0 ] && cpu_us=$(awk -v d=$((t1 - t0)) -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.1f", d * 1e6 / hz / n}')
+    printf '%-8s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req\n' "$name" "$rps" "$p50" "$p99" "$cpu_us"
+    echo "$name $rps $p50 $p99 $cpu_us" >> "$work/summary"
+}
+
+hop_summarize() {
+    python3 - "$work/summary" "$@" <<'PY'
+import sys
+def ms(v):
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+summary, baseline, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows = {}
+for n, r, p50, p99, c in (l.split() for l in open(summary)):
+    cpu = float("nan") if c == "-" else float(c)
+    best = rows.get(n)
+    if best is None or float(r) > best[0]:
+        rows[n] = [float(r), ms(p50), ms(p99), cpu if best is None else best[3]]
+    # The least CPU per request of any round: interference only adds.
+    rows[n][3] = min(rows[n][3], cpu) if rows[n][3] == rows[n][3] else cpu
+print("== best round of each")
+for name, (rps, p50, p99, cpu) in rows.items():
+    print(f"{name:8s} {rps:10.0f} req/s   p50 {p50:.3f} ms   p99 {p99:.3f} ms   cpu {cpu:.1f} us/req")
+b_rps, b_p50, b_p99, b_cpu = rows[baseline]
+print(f"== against {baseline} (cost per hop = CPU time per request of the hop's process)")
+for name in names:
+    rps, p50, p99, cpu = rows[name]
+    print(f"{name:8s} cost per hop x{cpu / b_cpu:.2f}   rps x{rps / b_rps:.2f}   p50 x{p50 / b_p50:.2f}   p99 x{p99 / b_p99:.2f}")
+PY
+}
