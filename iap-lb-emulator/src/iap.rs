@@ -336,13 +336,15 @@ pub fn authenticate(
             .google
             .key_set()
             .map_err(|_| Denial::BadSignature)?;
-        let claims: Value = google_tokens::verify(
-            token,
-            &keys,
-            &Policy::google_id_token(audiences).requiring_email(),
-            now,
-        )
-        .map_err(denial_for)?;
+        let claims: Value = state
+            .signatures
+            .verify(
+                token,
+                &keys,
+                &Policy::google_id_token(audiences).requiring_email(),
+                now,
+            )
+            .map_err(denial_for)?;
         let email = claims["email"].as_str().unwrap_or_default().to_string();
         let user_id = claims["sub"].as_str().unwrap_or_default().to_string();
         let kind = PrincipalKind::of(&email, &state.accounts);

@@ -55,6 +55,9 @@ pub struct Shared {
     pub access_tokens: crate::access_tokens::AccessTokens,
     /// IAP's service-agent ID tokens toward Cloud Run, by audience (items 27, 39).
     pub agent_tokens: crate::agent_tokens::AgentTokens,
+    /// Signatures of Google-signed ID tokens already verified (IAP's and Cloud Run's checks see
+    /// the same tokens on every request); claims are still checked each time.
+    pub signatures: google_tokens::SignatureCache,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
     pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
@@ -103,6 +106,7 @@ impl Shared {
             sign_ins: Default::default(),
             access_tokens: Default::default(),
             agent_tokens: Default::default(),
+            signatures: Default::default(),
             started_at: google_tokens::now_unix(),
         }))
     }

@@ -284,13 +284,15 @@ fn check_invoker(
         .google
         .key_set()
         .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
-    let claims: GoogleIdClaims = google_tokens::verify(
-        &token,
-        &keys,
-        &Policy::google_id_token(audiences),
-        google_tokens::now_unix(),
-    )
-    .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
+    let claims: GoogleIdClaims = state
+        .signatures
+        .verify(
+            &token,
+            &keys,
+            &Policy::google_id_token(audiences),
+            google_tokens::now_unix(),
+        )
+        .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
     // The principal is the token's email; a token without one names its account by unique id.
     let principal = claims
         .email

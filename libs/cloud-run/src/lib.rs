@@ -40,6 +40,7 @@
 //! - `server`: [`serve`] / [`serve_with`], the accept loop with a bounded drain ([`ServeOptions`],
 //!   [`Drain`]).
 //! - `layers`: [`apply_layers`], the middleware stack and why it is in that order.
+//! - `runtime`: [`runtime()`], a tokio runtime sized to the CPUs the process may use.
 //! - `request_id`: [`RequestId`], the `x-request-id` middleware.
 //! - `trace_context`: [`TraceContext`], parsing and writing both trace headers.
 //! - `access_log`: the request span and the `httpRequest` access line.
@@ -53,6 +54,7 @@ mod layers;
 mod logging;
 mod loopback;
 mod request_id;
+mod runtime;
 mod server;
 mod signal;
 mod trace_context;
@@ -62,6 +64,7 @@ pub use layers::apply_layers;
 pub use logging::{CloudLoggingLayer, LoggingError, init_logging};
 pub use loopback::LoopbackServer;
 pub use request_id::{RequestId, X_REQUEST_ID};
+pub use runtime::runtime;
 pub use server::{Drain, ServeError, ServeOptions, serve, serve_with};
 pub use signal::shutdown_signal;
 pub use trace_context::{SpanId, TRACEPARENT, TraceContext, TraceId, X_CLOUD_TRACE_CONTEXT};

@@ -28,6 +28,7 @@ pub mod jwks_client;
 pub mod jwt;
 pub mod key_set;
 pub mod keys;
+pub mod signature_cache;
 pub mod verify;
 pub mod wire;
 
@@ -42,6 +43,7 @@ pub use jwks_client::{FetchError, JwksClient, JwksClientOptions, KeyFormat, Toke
 pub use jwt::Alg;
 pub use key_set::{KeySet, KeySetError};
 pub use keys::{KeyError, SigningKey};
+pub use signature_cache::SignatureCache;
 pub use verify::{Audience, Policy, VerifyError, verify};
 pub use wire::{Jwk, Jwks, PemMap};
 
