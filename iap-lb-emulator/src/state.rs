@@ -48,7 +48,7 @@ pub struct Shared {
     /// Ingress and invokers of each Cloud Run service, mutable at run time.
     pub services: Services,
     /// The client that forwards to service upstreams.
-    pub upstream_client: reqwest::Client,
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// IAP's browser flow: codes, tickets, sessions.
     pub sign_ins: crate::browser::SignIns,
     /// Every OAuth access token issued, with its owner, scopes and expiry (item 2).
@@ -101,7 +101,7 @@ impl Shared {
             users: FirebaseUsers::default(),
             addrs,
             services,
-            upstream_client: crate::upstream::client()?,
+            upstream_client: crate::upstream::client(),
             key_faults: Default::default(),
             sign_ins: Default::default(),
             access_tokens: Default::default(),
