@@ -2,13 +2,15 @@
 //!
 //! RSA-2048 keys sign Google ID tokens, service-account JWTs and Firebase tokens; P-256 keys sign
 //! IAP assertions. Keys are generated with aws-lc-rs (tens of milliseconds for RSA even in debug
-//! builds; see crates.md section 5) and kept as PKCS#8, the form jsonwebtoken and rcgen both read.
+//! builds; see crates.md section 5) and kept as PKCS#8, the form rcgen reads. Signing uses the
+//! aws-lc-rs key pair parsed once at load: jsonwebtoken's `crypto::sign` re-parses and
+//! re-validates the PKCS#8 key on every call, which cost more than the ES256 signature itself
+//! on the emulator's IAP hop (`iap-lb-emulator/bench/iap.sh`).
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::EncodingKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -35,9 +37,17 @@ pub struct SigningKey {
     kid: String,
     alg: Alg,
     pkcs8_der: Vec<u8>,
-    encoding: EncodingKey,
+    pair: Pair,
     /// Public parts: RSA (n, e) or EC (x, y), base64url, as a JWK carries them.
     public: PublicParts,
+}
+
+/// The parsed private key that signs.
+enum Pair {
+    /// RS256: RSASSA-PKCS1-v1_5 with SHA-256.
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    /// ES256: ECDSA P-256 with SHA-256, signature as the fixed 64-byte `r || s` JWS uses.
+    Ec(EcdsaKeyPair),
 }
 
 #[derive(Clone)]
@@ -114,14 +124,11 @@ impl SigningKey {
             let digest = Sha256::digest(public.as_ref());
             hex(&digest[..20])
         });
-        // jsonwebtoken's from_rsa_der wants PKCS#1; its PEM reader takes PKCS#8 (crates.md).
-        let encoding = EncodingKey::from_rsa_pem(pem_wrap("PRIVATE KEY", &der).as_bytes())
-            .map_err(|_| KeyError::BadPrivateKey("RSA"))?;
         Ok(Self {
             kid,
             alg: Alg::Rs256,
             pkcs8_der: der,
-            encoding,
+            pair: Pair::Rsa(pair),
             public: PublicParts::Rsa { n, e },
         })
     }
@@ -140,12 +147,11 @@ impl SigningKey {
             let digest = Sha256::digest(point);
             URL_SAFE_NO_PAD.encode(&digest[..6])[..6].to_string()
         });
-        let encoding = EncodingKey::from_ec_der(&der);
         Ok(Self {
             kid,
             alg: Alg::Es256,
             pkcs8_der: der,
-            encoding,
+            pair: Pair::Ec(pair),
             public: PublicParts::Ec { x, y },
         })
     }
@@ -240,10 +246,26 @@ impl SigningKey {
         claims: &T,
     ) -> Result<String, KeyError> {
         let input = format!("{}.{}", encode_segment(header)?, encode_segment(claims)?);
-        let sig =
-            jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg.jsonwebtoken())
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = match &self.pair {
+            Pair::Rsa(pair) => {
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    input.as_bytes(),
+                    &mut sig,
+                )
                 .map_err(|e| KeyError::Sign(e.to_string()))?;
-        Ok(format!("{input}.{sig}"))
+                sig
+            }
+            Pair::Ec(pair) => pair
+                .sign(&rng, input.as_bytes())
+                .map_err(|e| KeyError::Sign(e.to_string()))?
+                .as_ref()
+                .to_vec(),
+        };
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }
 
