@@ -1,11 +1,7 @@
 //! gateway-shim's binary: parse, bind, serve, wait (style.md section 3). Exit 64 on bad
 //! configuration, 1 if serving fails.
 //!
-//! The runtime fits the CPUs the process may use: with one (a 1-vCPU Cloud Run instance, or a
-//! process pinned to a core), a current-thread runtime; otherwise the multi-thread one. Measured
-//! with `bench/gateway.sh`'s setup, pinned to one core: 79 -> 59 us of CPU per proxied request
-//! and 8.8k -> 11.8k requests per second at 32 connections, because a multi-thread runtime on one
-//! core still wakes its worker from another thread.
+//! The runtime fits the CPUs the process may use (`cloud_run::runtime`, which says why).
 
 use std::process::ExitCode;
 
@@ -20,17 +16,7 @@ use gateway_shim::Gateway;
 use gateway_shim::cli::Cli;
 
 fn main() -> ExitCode {
-    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    let runtime = if one_cpu {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    };
-    match runtime {
+    match cloud_run::runtime() {
         Ok(runtime) => runtime.block_on(run()),
         Err(e) => {
             eprintln!("gateway-shim: cannot start the async runtime: {e}");
