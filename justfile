@@ -42,8 +42,10 @@ lint:
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # Benchmarks (not tests), each printing its figures: a sample service (cold start, idle RSS,
-# req/s), the gateway hop against nginx proxy_pass, and the e2e suite's wall time.
+# req/s), the IAP hop (load balancer + IAP + Cloud Run front end) and the gateway hop against
+# nginx proxy_pass, and the e2e suite's wall time.
 bench:
     tools/bench/service.sh
+    iap-lb-emulator/bench/iap.sh
     gateway-shim/bench/gateway.sh
     e2e/bench/e2e.sh
