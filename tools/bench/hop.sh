@@ -1,7 +1,8 @@
 # Sourced, not run: what every "cost of one hop" benchmark shares (the IAP hop in
-# iap-lb-emulator/bench/iap.sh). nginx with proxy_pass is the reference hop; a hop's cost is the
-# CPU time (user + system) its process spends per request, read from /proc, which is robust to
-# other work on a shared 2-core machine, unlike requests per second. Runs are interleaved in
+# iap-lb-emulator/bench/iap.sh, the gateway hop in gateway-shim/bench/gateway.sh). nginx with
+# proxy_pass is the reference hop; a hop's cost is the CPU time (user + system) its process
+# spends per request, read from /proc, which is robust to other work on a shared 2-core machine,
+# unlike requests per second. Runs are interleaved in
 # rounds and the best round counts (interference only ever slows a run down). Everything listens
 # on 127.0.0.1; wrk and nginx-light come from Debian when missing.
 #
