@@ -52,9 +52,15 @@ impl IapAudience {
                 digits(number) && digits(id)
             }
             // A regional backend service (google-behaviour item 23, unconfirmed [MEM]).
-            ["", "projects", number, "regions", region, "backendServices", id] => {
-                digits(number) && name(region) && digits(id)
-            }
+            [
+                "",
+                "projects",
+                number,
+                "regions",
+                region,
+                "backendServices",
+                id,
+            ] => digits(number) && name(region) && digits(id),
             [
                 "",
                 "projects",
