@@ -40,6 +40,20 @@ pub struct AccessGrant {
 }
 
 impl AccessGrant {
+    /// A grant to a service account of the project (the metadata server's and the token
+    /// endpoint's tokens).
+    pub fn to_service_account(
+        account: &crate::service_accounts::Account,
+        scopes: Vec<String>,
+    ) -> Self {
+        Self {
+            email: account.email.clone(),
+            user_id: account.unique_id.clone(),
+            kind: PrincipalKind::ServiceAccount,
+            scopes,
+        }
+    }
+
     /// Whether the grant carries `openid` and the userinfo email scope (item 2).
     pub fn allows_iap(&self) -> bool {
         let has = |s: &str| self.scopes.iter().any(|x| x == s);

@@ -286,14 +286,12 @@ async fn token(
         _ => vec![CLOUD_PLATFORM_SCOPE.to_string()],
     };
     tracing::info!(account = %account.email, scopes = ?scopes, decision = "issued", "metadata access token");
-    let access_token = state
-        .access_tokens
-        .issue(crate::access_tokens::AccessGrant {
-            email: account.email.clone(),
-            user_id: account.unique_id.clone(),
-            kind: crate::services::PrincipalKind::ServiceAccount,
-            scopes,
-        });
+    let access_token =
+        state
+            .access_tokens
+            .issue(crate::access_tokens::AccessGrant::to_service_account(
+                account, scopes,
+            ));
     // axum's Json sets `Content-Type: application/json` exactly (item 76).
     axum::Json(json!({
         "access_token": access_token,

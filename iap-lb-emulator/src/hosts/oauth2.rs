@@ -233,14 +233,12 @@ fn exchange(
     if !scopes.is_empty() {
         tracing::info!(account = %account.email, scopes = ?scopes, decision = "issued", "oauth2 access token");
         // Remembered with its scopes, so IAP can accept it (item 2).
-        let access_token = state
-            .access_tokens
-            .issue(crate::access_tokens::AccessGrant {
-                email: account.email.clone(),
-                user_id: account.unique_id.clone(),
-                kind: crate::services::PrincipalKind::ServiceAccount,
-                scopes,
-            });
+        let access_token =
+            state
+                .access_tokens
+                .issue(crate::access_tokens::AccessGrant::to_service_account(
+                    account, scopes,
+                ));
         return Ok(Json(json!({
             "access_token": access_token,
             "expires_in": crate::access_tokens::ACCESS_TOKEN_LIFETIME.as_secs(),
