@@ -13,7 +13,19 @@ pub const EX_SOFTWARE: u8 = 70;
 /// `EX_UNAVAILABLE`: a needed resource is missing (port taken, no CA bundle).
 pub const EX_UNAVAILABLE: u8 = 69;
 
-/// Runs service `S` as a Cloud Run container until SIGTERM; the whole body of its `main`.
+/// The whole body of a service's `main`: [`run_main`] on the runtime that fits the CPUs the
+/// container may use ([`cloud_run::runtime`]: current-thread on Cloud Run's 1-vCPU instances).
+pub fn main<S: SampleService>() -> ExitCode {
+    match cloud_run::runtime() {
+        Ok(runtime) => runtime.block_on(run_main::<S>()),
+        Err(err) => {
+            eprintln!("{}: cannot start the async runtime: {err}", S::NAME);
+            ExitCode::from(EX_SOFTWARE)
+        }
+    }
+}
+
+/// Runs service `S` as a Cloud Run container until SIGTERM, on the caller's runtime.
 pub async fn run_main<S: SampleService>() -> ExitCode {
     let name = S::NAME;
     // Flags and IAP_* first, so --help works without any environment.

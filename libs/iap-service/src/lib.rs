@@ -28,9 +28,8 @@
 //!     }
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> std::process::ExitCode {
-//!     iap_service::run_main::<TeaService>().await
+//! fn main() -> std::process::ExitCode {
+//!     iap_service::main::<TeaService>()
 //! }
 //! ```
 //!
@@ -63,7 +62,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use binary::run_main;
+pub use binary::{main, run_main};
 pub use error::{ApiError, ECHO_LIMIT, echo};
 pub use settings::{Config, ConfigError, Settings};
 pub use startup::{AppState, DataError, StartError, app, serve, start_on_loopback};

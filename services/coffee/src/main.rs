@@ -1,9 +1,8 @@
 //! coffee-service: parse the configuration, bind `0.0.0.0:$PORT`, serve until SIGTERM, drain.
-//! The steps, exit codes and log lines are the chassis' ([`iap_service::run_main`]).
+//! The steps, exit codes and log lines are the chassis' ([`iap_service::main`]).
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    iap_service::run_main::<coffee_service::CoffeeService>().await
+fn main() -> ExitCode {
+    iap_service::main::<coffee_service::CoffeeService>()
 }
