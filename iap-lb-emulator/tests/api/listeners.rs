@@ -226,8 +226,9 @@ async fn the_topology_route_shows_what_is_played_and_derived() {
     );
 }
 
-#[tokio::test]
-async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
+/// Starts the binary on a copy of the fixture (as `bad.yaml`) with `from` replaced by `to`;
+/// returns its exit code and what it logged.
+async fn start_on_changed_fixture(from: &str, to: &str) -> (Option<i32>, String) {
     let dir = std::env::temp_dir().join(format!("iap-lb-emulator-bad-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let fixture = std::fs::read_to_string(concat!(
@@ -235,16 +236,12 @@ async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
         "/../fixtures/fortress.yaml"
     ))
     .expect("fixture");
+    assert!(
+        fixture.contains(from),
+        "the fixture no longer holds {from:?}"
+    );
     let bad = dir.join("bad.yaml");
-    std::fs::write(
-        &bad,
-        fixture.replacen(
-            "ingress: internal-and-cloud-load-balancing",
-            "ingress: public",
-            1,
-        ),
-    )
-    .expect("write");
+    std::fs::write(&bad, fixture.replacen(from, to, 1)).expect("write");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iap-lb-emulator"))
         .arg("--topology")
         .arg(&bad)
@@ -258,46 +255,32 @@ async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
         .await
         .expect("runs");
     let _ = std::fs::remove_dir_all(&dir);
-    let logged = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(64), "{logged}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_bad_topology_naming_file_and_field() {
+    let (code, logged) = start_on_changed_fixture(
+        "ingress: internal-and-cloud-load-balancing",
+        "ingress: public",
+    )
+    .await;
+    assert_eq!(code, Some(64), "{logged}");
     assert!(logged.contains("bad.yaml"), "{logged}");
     assert!(logged.contains("services[0].ingress"), "{logged}");
 }
 
 #[tokio::test]
 async fn the_binary_refuses_a_bad_custom_audience_naming_file_line_and_field() {
-    let dir = std::env::temp_dir().join(format!("iap-lb-emulator-bad-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let fixture = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/fortress.yaml"
-    ))
-    .expect("fixture");
-    let bad = dir.join("bad.yaml");
-    std::fs::write(
-        &bad,
-        fixture.replacen(
-            "  - name: coffee-service\n",
-            "  - name: coffee-service\n    customAudiences: [\"my audience\"]\n",
-            1,
-        ),
+    let (code, logged) = start_on_changed_fixture(
+        "  - name: coffee-service\n",
+        "  - name: coffee-service\n    customAudiences: [\"my audience\"]\n",
     )
-    .expect("write");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_iap-lb-emulator"))
-        .arg("--topology")
-        .arg(&bad)
-        .args([
-            "--http-listen",
-            "127.0.0.1:0",
-            "--https-listen",
-            "127.0.0.1:0",
-        ])
-        .output()
-        .await
-        .expect("runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    let logged = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(64), "{logged}");
+    .await;
+    assert_eq!(code, Some(64), "{logged}");
     assert!(logged.contains("bad.yaml:"), "{logged}");
     assert!(
         logged.contains("services[1].customAudiences[0]: expected a custom audience"),
