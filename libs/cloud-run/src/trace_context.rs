@@ -62,8 +62,9 @@ impl TraceId {
     /// A random trace id.
     pub fn random() -> Self {
         loop {
-            // A v4 UUID is 122 random bits; enough for an id whose only job is to be unique.
-            if let Some(id) = Self::new(uuid::Uuid::new_v4().as_u128()) {
+            // The thread's userspace RNG: an id only has to be unique, and asking the kernel
+            // on every request cost a syscall.
+            if let Some(id) = Self::new(rand::random()) {
                 return id;
             }
         }
@@ -91,8 +92,7 @@ impl SpanId {
     /// A random span id.
     pub fn random() -> Self {
         loop {
-            // Truncation keeps 64 of the UUID's low bits, 62 of them random.
-            if let Some(id) = Self::new(uuid::Uuid::new_v4().as_u128() as u64) {
+            if let Some(id) = Self::new(rand::random()) {
                 return id;
             }
         }
