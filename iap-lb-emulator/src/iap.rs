@@ -453,17 +453,36 @@ impl TestAssertion {
 }
 
 /// The `x-goog-iap-jwt-assertion` for `identity` behind the backend service `audience`
-/// (`/projects/NUM/global/backendServices/ID`): ES256, IAP's issuer, 600 s (items 22-24).
+/// (`/projects/NUM/global/backendServices/ID`): ES256, IAP's issuer, 600 s (items 22-24). A
+/// valid assertion is signed once per second per backend and principal
+/// ([`crate::assertions`]); the broken ones of `SECURE_TOKEN_TEST` are signed each time.
 pub fn assertion(
     state: &AppState,
     audience: &str,
     identity: &Identity,
     test: TestAssertion,
-) -> Result<String, google_tokens::KeyError> {
+) -> Result<HeaderValue, AssertionError> {
     let now = google_tokens::now_unix();
+    let key = state.keys.iap.signing_key().ok_or(AssertionError::NoKey)?;
+    let sign = |claims: &IapClaims| -> Result<HeaderValue, AssertionError> {
+        let jwt = key.sign(claims).map_err(AssertionError::Sign)?;
+        HeaderValue::try_from(jwt).map_err(|_| AssertionError::NotAHeader)
+    };
     let mut claims = IapClaims::new(audience, &identity.email, &identity.user_id, now);
     match test {
-        TestAssertion::NotSet | TestAssertion::Signature => {}
+        TestAssertion::NotSet => {
+            let mut failure = None;
+            let token = state.assertions.get_or_sign(
+                audience,
+                &identity.email,
+                &identity.user_id,
+                key.kid(),
+                now,
+                || sign(&claims).map_err(|e| failure = Some(e)).ok(),
+            );
+            return token.ok_or_else(|| failure.unwrap_or(AssertionError::NoKey));
+        }
+        TestAssertion::Signature => {}
         TestAssertion::FutureIssue => {
             claims.iat = now + 3600;
             claims.exp = claims.iat + 600;
@@ -479,21 +498,34 @@ pub fn assertion(
             claims.aud = "/projects/0/global/backendServices/0".into();
         }
     }
-    let jwt = state.keys.iap.sign(&claims)?;
+    let jwt = sign(&claims)?;
     if test == TestAssertion::Signature {
         // Same header and claims, another signature: flip the first signature character.
+        let jwt = jwt.to_str().map_err(|_| AssertionError::NotAHeader)?;
         if let Some((signed, sig)) = jwt.rsplit_once('.') {
             let mut chars: Vec<char> = sig.chars().collect();
             if let Some(c) = chars.first_mut() {
                 *c = if *c == 'A' { 'B' } else { 'A' };
             }
-            return Ok(format!(
+            return HeaderValue::try_from(format!(
                 "{signed}.{}",
                 chars.into_iter().collect::<String>()
-            ));
+            ))
+            .map_err(|_| AssertionError::NotAHeader);
         }
     }
     Ok(jwt)
+}
+
+/// Why IAP could not sign an assertion (a 500: the emulator's own fault, never the caller's).
+#[derive(Debug, thiserror::Error)]
+pub enum AssertionError {
+    #[error("IAP's key ring has no signing key")]
+    NoKey,
+    #[error("signing the assertion: {0}")]
+    Sign(google_tokens::KeyError),
+    #[error("the signed assertion is not a valid header value")]
+    NotAHeader,
 }
 
 /// Item 20: every client-supplied `x-goog-*` header is dropped before IAP adds its own.
@@ -510,20 +542,14 @@ pub fn strip_client_google_headers(headers: &mut HeaderMap) -> usize {
 }
 
 /// Sets the three identity headers on the request to the backend (item 21).
-pub fn add_identity_headers(headers: &mut HeaderMap, identity: &Identity, assertion: &str) {
+pub fn add_identity_headers(headers: &mut HeaderMap, identity: &Identity, assertion: HeaderValue) {
+    headers.insert(X_GOOG_IAP_JWT_ASSERTION.clone(), assertion);
     let pairs = [
-        (&X_GOOG_IAP_JWT_ASSERTION, assertion.to_string()),
-        (
-            &X_GOOG_AUTHENTICATED_USER_EMAIL,
-            format!("{ACCOUNTS_PREFIX}{}", identity.email),
-        ),
-        (
-            &X_GOOG_AUTHENTICATED_USER_ID,
-            format!("{ACCOUNTS_PREFIX}{}", identity.user_id),
-        ),
+        (&X_GOOG_AUTHENTICATED_USER_EMAIL, &identity.email),
+        (&X_GOOG_AUTHENTICATED_USER_ID, &identity.user_id),
     ];
     for (name, value) in pairs {
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Ok(v) = HeaderValue::try_from(format!("{ACCOUNTS_PREFIX}{value}")) {
             headers.insert(name.clone(), v);
         }
     }

@@ -132,6 +132,16 @@ impl KeyRing {
         self.snapshot().first().map(|k| k.key.kid().to_string())
     }
 
+    /// The key that signs now, if the ring has one: a kid read from it and a signature made
+    /// with it belong together even when a rotation happens in between.
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        let keys = match self.keys.read() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        keys.first().map(|k| Arc::clone(&k.key))
+    }
+
     /// Signs `claims` with the ring's first key.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let keys = self.snapshot();

@@ -36,6 +36,7 @@
 //! - [`browser`]: IAP's browser flow: one-time codes and tickets, cookie sessions.
 //! - [`access_tokens`]: the OAuth access tokens issued, so IAP can accept them.
 //! - [`agent_tokens`]: IAP's service-agent ID tokens toward Cloud Run, reused until near expiry.
+//! - [`assertions`]: IAP's signed header, signed once per second per backend and principal.
 //! - [`form`]: URL-encoded forms and queries.
 //! - [`keys`]: the issuers' key rings and their published forms.
 //! - [`service_accounts`]: the project's service accounts, unique ids and minted keys.
@@ -56,6 +57,7 @@
 
 pub mod access_tokens;
 pub mod agent_tokens;
+pub mod assertions;
 pub mod browser;
 pub mod config;
 mod dispatch;

@@ -55,6 +55,8 @@ pub struct Shared {
     pub access_tokens: crate::access_tokens::AccessTokens,
     /// IAP's service-agent ID tokens toward Cloud Run, by audience (items 27, 39).
     pub agent_tokens: crate::agent_tokens::AgentTokens,
+    /// IAP's signed headers of the current second, by backend and principal (items 22-24).
+    pub assertions: crate::assertions::Assertions,
     /// Signatures of Google-signed ID tokens already verified (IAP's and Cloud Run's checks see
     /// the same tokens on every request); claims are still checked each time.
     pub signatures: google_tokens::SignatureCache,
@@ -106,6 +108,7 @@ impl Shared {
             sign_ins: Default::default(),
             access_tokens: Default::default(),
             agent_tokens: Default::default(),
+            assertions: Default::default(),
             signatures: Default::default(),
             started_at: google_tokens::now_unix(),
         }))

@@ -208,7 +208,7 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
                 }
             };
         tracing::info!(service = %name, principal = %identity.email, decision = "allowed", test = ?test, "iap");
-        iap::add_identity_headers(req.headers_mut(), &identity, &assertion);
+        iap::add_identity_headers(req.headers_mut(), &identity, assertion);
     }
 
     // IAP calls Cloud Run as its service agent (items 27, 39).
