@@ -17,7 +17,7 @@ hop_setup
 
 cargo build --release -q -p gateway-shim --bin gateway-shim --example bench_fakes
 
-taskset -c 1 target/release/examples/bench_fakes "$work/openapi.yaml" > "$work/fakes.json" &
+taskset -c 1 "$release/examples/bench_fakes" "$work/openapi.yaml" > "$work/fakes.json" &
 pids+=($!)
 for _ in $(seq 200); do [ -s "$work/fakes.json" ] && break; sleep 0.05; done
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/fakes.json" "$1"; }
@@ -26,7 +26,7 @@ backend=$(field backend); metadata=$(field metadata); token=$(field token)
 start_nginx "$backend"
 
 gw_port=$(free_port)
-PORT=$gw_port RUST_LOG=warn taskset -c 0 target/release/gateway-shim \
+PORT=$gw_port RUST_LOG=warn taskset -c 0 "$release/gateway-shim" \
     --openapi "$work/openapi.yaml" --service-name bench.endpoints.example.cloud.goog \
     --metadata-host "$metadata" > "$work/gateway.log" 2>&1 &
 gw_pid=$!

@@ -2,7 +2,7 @@
 //!
 //! - **Streaming both ways**: the request body goes to reqwest as a stream
 //!   (`reqwest::Body::wrap_stream`), the response body back to hyper as a stream; nothing is
-//!   buffered whole. The request body is capped at the configured size (API Gateway's 32 MB):
+//!   buffered whole; the response keeps the backend's `Content-Length`. The request body is capped at the configured size (API Gateway's 32 MB):
 //!   a `Content-Length` over it is refused up front (413), a chunked body that grows past it
 //!   aborts the backend call and, if no response has started, gets the 413.
 //! - **Deadline** (`x-google-backend.deadline`, default 15 s; item 62): Envoy's route timeout
@@ -19,12 +19,16 @@
 //! - **Connection reuse**: one pooled client for all backends ([`crate::outbound`]).
 
 use std::error::Error as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Request, header};
+use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use tokio::time::Instant;
 
@@ -124,31 +128,69 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
 
     let (mut head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
     strip_hop_by_hop(&mut head.headers);
-    let stream = body.into_data_stream();
-    // The rest of the deadline bounds the body too; when it passes, the stream fails and hyper
-    // resets the connection rather than ending the body as if complete.
-    let sleep = Box::pin(tokio::time::sleep_until(deadline_at));
-    let body_stream = futures_util::stream::unfold(
-        (stream, sleep, false),
-        |(mut stream, mut sleep, done)| async move {
-            if done {
-                return None;
-            }
-            tokio::select! {
-                chunk = stream.next() => match chunk {
-                    Some(Ok(bytes)) => Some((Ok(bytes), (stream, sleep, false))),
-                    Some(Err(e)) => Some((Err(std::io::Error::other(e)), (stream, sleep, true))),
-                    None => None,
-                },
-                () = &mut sleep => Some((
-                    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upstream request timeout")),
-                    (stream, sleep, true),
-                )),
-            }
-        },
-    );
-    Response::from_parts(head, Body::from_stream(body_stream))
+    let body = DeadlineBody {
+        inner: body,
+        deadline: Box::pin(tokio::time::sleep_until(deadline_at)),
+        failed: false,
+    };
+    Response::from_parts(head, Body::new(body))
 }
+
+/// The backend's response body under the rest of the route deadline. When the deadline passes
+/// first, the body fails and hyper resets the connection rather than ending the body as if
+/// complete. It keeps the backend's length (`size_hint`), so a response with `Content-Length`
+/// goes out with it, headers and body in one write, instead of being re-chunked.
+struct DeadlineBody {
+    inner: reqwest::Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Set once an error was yielded: the body ends there.
+    failed: bool,
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.failed {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                this.failed = true;
+                return Poll::Ready(Some(Err(std::io::Error::other(e))));
+            }
+            Poll::Ready(other) => {
+                return Poll::Ready(other.map(|f| f.map_err(std::io::Error::other)));
+            }
+            Poll::Pending => {}
+        }
+        // The timer is only armed once the backend makes the body wait.
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.failed = true;
+                Poll::Ready(Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "upstream request timeout",
+                ))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 fn find_source<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {

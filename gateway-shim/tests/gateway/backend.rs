@@ -329,6 +329,25 @@ async fn bodies_stream_both_ways() {
 }
 
 #[tokio::test]
+async fn a_backends_content_length_reaches_the_client_unchunked() {
+    let fakes = Fakes::start().await;
+    fakes.serve_identity_tokens().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("twelve bytes"))
+        .mount(&fakes.backend)
+        .await;
+    let running = Running::start(fakes.standard_config()).await;
+    let resp = running.get("/open", &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get("content-length").map(|v| v.as_bytes()),
+        Some(&b"12"[..])
+    );
+    assert!(resp.headers().get("transfer-encoding").is_none());
+    assert_eq!(resp.text().await.expect("body"), "twelve bytes");
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let fakes = Fakes::start().await;
     fakes.serve_identity_tokens().await;
