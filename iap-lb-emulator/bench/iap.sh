@@ -26,13 +26,13 @@ domain=$(awk '/^domain:/ {print $2}' "$topology")
 
 service_port=$(free_port)
 PORT=$service_port IAP_ASSERTION_CHECK=disabled RUST_LOG=error \
-    taskset -c 1 target/release/smoothie-service > "$work/service.log" 2>&1 &
+    taskset -c 1 "$release/smoothie-service" > "$work/service.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$service_port/smoothie"
 
 http_port=$(free_port)
 https_port=$(free_port)
-RUST_LOG=warn taskset -c 0 target/release/iap-lb-emulator --topology "$topology" \
+RUST_LOG=warn taskset -c 0 "$release/iap-lb-emulator" --topology "$topology" \
     --http-listen "127.0.0.1:$http_port" --https-listen "127.0.0.1:$https_port" \
     --state-dir "$work" --upstream "smoothie-service=127.0.0.1:$service_port" \
     > "$work/emulator.log" 2>&1 &

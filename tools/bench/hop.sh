@@ -14,6 +14,9 @@
 #   hop_summarize BASELINE NAME...       best round of each, then ratios against BASELINE
 
 DURATION=${DURATION:-10s}
+# Where cargo puts release binaries (CARGO_TARGET_DIR is honoured, e.g. an unstripped build for
+# perf).
+release=${CARGO_TARGET_DIR:-target}/release
 # One connection: latency-bound (every process sleeps between requests, so each hop pays its
 # wake-ups). 32: throughput-bound (the proxy's core is saturated).
 CONNECTIONS_LIST=${CONNECTIONS_LIST:-1 32}

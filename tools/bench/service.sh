@@ -16,10 +16,12 @@ CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p smoothie-service
 cargo build --release -q -p google-tokens --example iap_key_server
-bin=target/release/smoothie-service
+# Where cargo put them (CARGO_TARGET_DIR is honoured, e.g. an unstripped build for perf).
+release=${CARGO_TARGET_DIR:-target}/release
+bin=$release/smoothie-service
 
 keys_out=$(mktemp)
-target/release/examples/iap_key_server > "$keys_out" &
+"$release/examples/iap_key_server" > "$keys_out" &
 keys_pid=$!
 pids=("$keys_pid")
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -f "$keys_out"; }
