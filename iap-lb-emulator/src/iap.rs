@@ -35,7 +35,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blueprint::Member;
 use google_tokens::claims::{GOOGLE_ISSUER, GOOGLE_ISSUER_BARE};
-use google_tokens::jwt::{MalformedToken, decode_payload, split};
+use google_tokens::jwt::{MalformedToken, split};
 use google_tokens::{IapClaims, Policy, VerifyError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -319,8 +319,8 @@ pub fn authenticate(
         MalformedToken::BadSignatureEncoding => Denial::BadSignature,
         _ => Denial::UnparsableJwt,
     })?;
-    let unverified = decode_payload(parts.payload_b64).map_err(|_| Denial::UnparsableJwt)?;
-    let iss = unverified.get("iss").and_then(Value::as_str).unwrap_or("");
+    let iss = unverified_issuer(parts.payload_b64)?;
+    let iss = iss.as_str();
     let now = google_tokens::now_unix();
 
     if iss == GOOGLE_ISSUER || iss == GOOGLE_ISSUER_BARE {
@@ -369,6 +369,29 @@ pub fn authenticate(
         email: account.email.clone(),
         user_id: account.unique_id.clone(),
         kind: PrincipalKind::ServiceAccount,
+    })
+}
+
+/// The unverified `iss` of a JWT payload, which picks the keys to verify with; `""` when it is
+/// absent or not a string. Only that claim is read: the claims are read in full once the
+/// signature has been checked. A payload that is not a JSON object is unparsable.
+fn unverified_issuer(payload_b64: &str) -> Result<String, Denial> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        iss: Option<Value>,
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| Denial::UnparsableJwt)?;
+    // Structs also deserialize from JSON arrays; a JWT payload must be an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Denial::UnparsableJwt);
+    }
+    let peek: Peek = serde_json::from_slice(&bytes).map_err(|_| Denial::UnparsableJwt)?;
+    Ok(match peek.iss {
+        Some(Value::String(iss)) => iss,
+        _ => String::new(),
     })
 }
 
@@ -619,6 +642,28 @@ mod tests {
                 .expect("ascii")
                 .starts_with("GCP_IAP_XSRF_NONCE_")
         );
+    }
+
+    #[test]
+    fn the_unverified_issuer_is_read_from_an_object_payload_only() {
+        let b64 = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        assert_eq!(
+            unverified_issuer(&b64(r#"{"iss":"https://accounts.google.com","aud":"x"}"#))
+                .expect("object"),
+            "https://accounts.google.com"
+        );
+        assert_eq!(unverified_issuer(&b64(r#"{"iss":7}"#)).expect("object"), "");
+        assert_eq!(unverified_issuer(&b64("{}")).expect("object"), "");
+        for bad in [r#"["https://accounts.google.com"]"#, "\"iss\"", "{", ""] {
+            assert!(
+                matches!(unverified_issuer(&b64(bad)), Err(Denial::UnparsableJwt)),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            unverified_issuer("not base64!"),
+            Err(Denial::UnparsableJwt)
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! are never cached. Tokens are held in memory only, never logged.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -29,7 +29,8 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 struct Verified {
     alg: Alg,
     kid: String,
-    payload: Value,
+    /// Shared, so a hit reads the claims without copying them first.
+    payload: Arc<Value>,
 }
 
 /// Verified signatures by token. Share one per policy or key source (`Sync`).
@@ -64,12 +65,12 @@ impl SignatureCache {
     ) -> Result<C, VerifyError> {
         let cached = self.lock().get(token).and_then(|hit| {
             (hit.alg == policy.alg && keys.alg() == policy.alg && keys.contains(&hit.kid))
-                .then(|| hit.payload.clone())
+                .then(|| Arc::clone(&hit.payload))
         });
         let payload = match cached {
             Some(payload) => payload,
             None => {
-                let payload = verify_signature(token, keys, policy)?;
+                let payload = Arc::new(verify_signature(token, keys, policy)?);
                 // verify_signature checked the header; read its kid again to key the entry.
                 if let Some(kid) = crate::jwt::split(token).ok().and_then(|p| p.header.kid) {
                     let mut entries = self.lock();
@@ -81,7 +82,7 @@ impl SignatureCache {
                         Verified {
                             alg: policy.alg,
                             kid,
-                            payload: payload.clone(),
+                            payload: Arc::clone(&payload),
                         },
                     );
                 }
@@ -89,7 +90,7 @@ impl SignatureCache {
             }
         };
         check_claims(&payload, policy, now)?;
-        serde_json::from_value(payload).map_err(|_| VerifyError::InvalidClaim {
+        C::deserialize(payload.as_ref()).map_err(|_| VerifyError::InvalidClaim {
             claim: "payload",
             reason: "does not have the shape of this token kind",
         })
