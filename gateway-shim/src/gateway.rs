@@ -36,12 +36,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use google_tokens::JwksClientOptions;
-use http::{HeaderName, Method, header};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderName, Method, Uri, header};
 use tokio::net::TcpListener;
 
 use crate::api_config::ApiConfig;
 use crate::authn::Authenticator;
 use crate::backend_token::{AudienceToken, BackendTokens, MetadataHost};
+use crate::connector::{self, ProxyClient};
 use crate::error::GatewayError;
 use crate::outbound::{Outbound, OutboundError};
 use crate::path_translation;
@@ -122,11 +124,12 @@ struct Shared {
     /// Per route (same index as the table): its backend token entry.
     route_tokens: Vec<Option<Arc<AudienceToken>>>,
     /// Per route: `scheme://authority/` parsed once. Host parsing (and its IDNA mapping) was
-    /// most of the per-request URL parse; a request now only sets the path and query.
-    base_urls: Vec<Option<reqwest::Url>>,
+    /// most of the per-request URL parse; a request now only adds the path and query.
+    base_urls: Vec<Option<BackendBase>>,
     authn: Authenticator,
     tokens: BackendTokens,
-    client: reqwest::Client,
+    /// The proxy's client (hyper-util's); JWKS and tokens use reqwest ([`crate::connector`]).
+    proxy_client: ProxyClient,
     prefix: HeaderPrefix,
     userinfo: HeaderName,
     api_keys: ApiKeyCheck,
@@ -159,6 +162,7 @@ impl Gateway {
     /// Builds clients and caches. No IO happens here: keys and tokens are fetched on first use.
     pub fn new(config: Config) -> Result<Self, StartError> {
         let client = config.outbound.client()?;
+        let proxy_client = connector::proxy_client(&config.outbound)?;
         let tokens = BackendTokens::new(client.clone(), config.metadata_host.clone());
         let route_tokens = config
             .api
@@ -177,7 +181,7 @@ impl Gateway {
             .iter()
             .map(|r| {
                 let b = &r.backend;
-                reqwest::Url::parse(&format!("{}://{}/", b.scheme.as_str(), b.authority)).ok()
+                BackendBase::parse(&format!("{}://{}/", b.scheme.as_str(), b.authority))
             })
             .collect();
         let authn =
@@ -203,7 +207,7 @@ impl Gateway {
                 base_urls,
                 authn,
                 tokens,
-                client,
+                proxy_client,
                 prefix: config.generated_header_prefix,
                 userinfo,
                 api_keys: config.api_keys,
@@ -448,17 +452,74 @@ async fn backend_auth(s: &Shared, req: &mut Request, index: usize) -> Result<(),
     Ok(())
 }
 
-/// `base` (`scheme://authority/`) with `path_and_query`: the URL `Url::parse` would make of
-/// the whole string, without parsing the host again.
-fn backend_url(base: &reqwest::Url, path_and_query: &str) -> reqwest::Url {
-    let mut url = base.clone();
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path_and_query, None),
+/// A backend address without its path, ready to take a request's path and query.
+#[derive(Debug)]
+struct BackendBase {
+    /// As `url` normalised them (lowercase, IDNA, no default port): what reqwest sent.
+    scheme: Scheme,
+    authority: Authority,
+    /// `scheme://authority/`, for the rare path and query that `url` would change.
+    url: reqwest::Url,
+}
+
+impl BackendBase {
+    fn parse(base: &str) -> Option<Self> {
+        let url = reqwest::Url::parse(base).ok()?;
+        let scheme: Scheme = url.scheme().parse().ok()?;
+        let authority = Authority::try_from(url.authority()).ok()?;
+        Some(Self {
+            scheme,
+            authority,
+            url,
+        })
+    }
+}
+
+/// `base` with `path_and_query`: the URI of the URL `Url::parse` would make of the whole
+/// string (percent-encoding, dot segments, `\` as `/`), without the `url` crate when the path
+/// and query are already in the form it would give them, which is the common case.
+fn backend_uri(base: &BackendBase, path_and_query: String) -> Option<Uri> {
+    let path_and_query = if url_keeps(&path_and_query) {
+        PathAndQuery::try_from(path_and_query).ok()?
+    } else {
+        let mut url = base.url.clone();
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query.as_str(), None),
+        };
+        url.set_path(path);
+        url.set_query(query);
+        match url.query() {
+            Some(q) => PathAndQuery::try_from(format!("{}?{q}", url.path())).ok()?,
+            None => PathAndQuery::try_from(url.path()).ok()?,
+        }
     };
-    url.set_path(path);
-    url.set_query(query);
-    url
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(base.scheme.clone());
+    parts.authority = Some(base.authority.clone());
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).ok()
+}
+
+/// Whether the WHATWG URL parser (special scheme) leaves this path and query as they are: an
+/// absolute path of unreserved characters, sub-delimiters, `:@/%` and no dot segment (`%2e`
+/// counts as a dot), and a query of the same plus `?` but not `'`, which it encodes there.
+fn url_keeps(path_and_query: &str) -> bool {
+    fn plain(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/%".contains(&b)
+    }
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (path_and_query, ""),
+    };
+    path.starts_with('/')
+        && path.bytes().all(|b| plain(b) || b == b'\'')
+        && query.bytes().all(|b| plain(b) || b == b'?')
+        && !path.split('/').any(|seg| seg == "." || seg == "..")
+        && !path
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
 }
 
 /// Step 5: the proxy.
@@ -483,22 +544,30 @@ async fn proxy_request(s: &Shared, req: Request<Body>, m: Matched) -> Response {
         req.uri().query(),
         &m.bindings,
     );
-    let url = match s.base_urls.get(m.index) {
-        Some(Some(base)) => backend_url(base, &path_and_query),
+    let uri = match s.base_urls.get(m.index) {
+        Some(Some(base)) => backend_uri(base, path_and_query),
         // Every address parsed at start; this is only a fallback that parses it whole.
         _ => {
             let full = format!("{}://{}{}", b.scheme.as_str(), b.authority, path_and_query);
             match reqwest::Url::parse(&full) {
-                Ok(url) => url,
+                Ok(url) => Uri::try_from(url.as_str()).ok(),
                 Err(_) => return GatewayError::NoHealthyUpstream.into_response(),
             }
         }
     };
+    // A URL that `http::Uri` refuses: reqwest failed such a request before sending it, which
+    // the proxy reported as a termination.
+    let Some(uri) = uri else {
+        return GatewayError::UpstreamReset {
+            detail: "reset reason: connection termination".into(),
+        }
+        .into_response();
+    };
     proxy::forward(
-        &s.client,
+        &s.proxy_client,
         req,
         proxy::Call {
-            url,
+            uri,
             deadline: b.deadline,
             max_request_bytes: s.max_request_bytes,
         },
@@ -524,16 +593,22 @@ mod tests {
             "/a/./b/../c",
             "/a\\b",
             "/x:y@z;w?[]{}|^`",
+            // Dot segments spelled with `%2e`, `'` (kept in a path, encoded in a query), `...`.
+            "/a/%2e%2E/b/.%2e/c/%2e",
+            "/it's?it's",
+            "/a/.../b/..",
+            "/a//b?c=d/e?f",
         ];
         for base in [
             "http://127.0.0.1:8080",
             "https://api.example.com",
             "https://[::1]:9",
         ] {
-            let parsed = reqwest::Url::parse(&format!("{base}/")).expect("base");
+            let parsed = BackendBase::parse(&format!("{base}/")).expect("base");
             for pq in cases {
                 let want = reqwest::Url::parse(&format!("{base}{pq}")).expect("url");
-                assert_eq!(backend_url(&parsed, pq), want, "{base} + {pq}");
+                let got = backend_uri(&parsed, pq.to_owned()).expect("uri");
+                assert_eq!(got.to_string(), want.as_str(), "{base} + {pq}");
             }
         }
     }

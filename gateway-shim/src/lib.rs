@@ -35,7 +35,8 @@
 //! - [`path_translation`]: APPEND_PATH_TO_ADDRESS / CONSTANT_ADDRESS (items 63-64).
 //! - [`jwt`], [`authn`]: JWT extraction and verification in ESPv2's order, with its messages.
 //! - [`backend_token`]: metadata-server ID tokens, cached per audience, single flight.
-//! - [`outbound`]: the one HTTP client; direct or "everything to the emulator".
+//! - [`outbound`]: direct or "everything to the emulator"; reqwest for keys and tokens.
+//! - [`connector`]: the proxy's pooled hyper-util client and its connector, in the same modes.
 //! - [`proxy`]: streaming forward, deadline, hop-by-hop headers, Envoy's upstream errors.
 //! - [`error`]: every response the gateway makes itself.
 //! - [`cli`]: the command line, into a [`Config`].
@@ -51,6 +52,7 @@ pub mod api_config;
 pub mod authn;
 pub mod backend_token;
 pub mod cli;
+pub mod connector;
 pub mod error;
 pub mod gateway;
 pub mod jwt;

@@ -1,5 +1,7 @@
-//! The one HTTP client for everything the gateway calls: backends, JWKS and discovery URLs, the
-//! metadata server.
+//! Where the gateway's outbound traffic goes, and the reqwest client for everything but the
+//! proxy path: JWKS and discovery URLs, the metadata server. Backends are reached through
+//! [`crate::connector`] (hyper-util's pooled client), which keeps the same two modes and
+//! settings; reqwest's own layers were too costly per proxied request.
 //!
 //! Two modes, chosen once in [`Outbound`]:
 //! - **Direct** (production, a self-hosted gateway on Cloud Run): names resolve through DNS;
@@ -70,27 +72,34 @@ impl Resolve for SystemDns {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let looked_up = tokio::net::lookup_host(format!("{host}:0"))
-                .await
-                .map(|a| a.collect::<Vec<SocketAddr>>());
-            match looked_up {
-                Ok(addrs) => {
-                    if addrs.is_empty() {
-                        return Err(Box::new(DnsFailure {
-                            name: host,
-                            reason: "no addresses".into(),
-                        })
-                            as Box<dyn std::error::Error + Send + Sync>);
-                    }
-                    Ok(Box::new(addrs.into_iter()) as Addrs)
-                }
-                Err(e) => Err(Box::new(DnsFailure {
-                    name: host,
-                    reason: e.to_string(),
-                })
-                    as Box<dyn std::error::Error + Send + Sync>),
+            match lookup(host).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as Addrs),
+                Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
             }
         })
+    }
+}
+
+/// `host` through the OS resolver (port 0: the connector sets the URL's). No address is a
+/// failure too. Shared by reqwest's resolver and the proxy's ([`crate::connector`]).
+pub(crate) async fn lookup(host: String) -> Result<Vec<SocketAddr>, DnsFailure> {
+    let looked_up = tokio::net::lookup_host((host.as_str(), 0))
+        .await
+        .map(|a| a.collect::<Vec<SocketAddr>>());
+    match looked_up {
+        Ok(addrs) => {
+            if addrs.is_empty() {
+                return Err(DnsFailure {
+                    name: host,
+                    reason: "no addresses".into(),
+                });
+            }
+            Ok(addrs)
+        }
+        Err(e) => Err(DnsFailure {
+            name: host,
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -106,7 +115,7 @@ impl Resolve for AllTo {
 }
 
 impl Outbound {
-    /// Builds the client for this mode.
+    /// Builds the reqwest client for this mode (JWKS, discovery, metadata server).
     pub fn client(&self) -> Result<reqwest::Client, OutboundError> {
         let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -117,6 +126,7 @@ impl Outbound {
             .tcp_nodelay(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60));
+        // The proxy's client (crate::connector) mirrors these settings.
         let builder = match self {
             Outbound::Direct { roots } => {
                 let b = builder.dns_resolver(SystemDns);

@@ -1,8 +1,9 @@
 //! The last step: send the request to its backend and stream the answer back.
 //!
-//! - **Streaming both ways**: the request body goes to reqwest as a stream
-//!   (`reqwest::Body::wrap_stream`), the response body back to hyper as a stream; nothing is
-//!   buffered whole; the response keeps the backend's `Content-Length`. The request body is capped at the configured size (API Gateway's 32 MB):
+//! - **Streaming both ways**: the request body goes to the backend as a stream (axum's body
+//!   under `http_body_util::Limited`, which keeps its length), the response body back to hyper
+//!   as a stream; nothing is buffered whole; the response keeps the backend's `Content-Length`.
+//!   The request body is capped at the configured size (API Gateway's 32 MB):
 //!   a `Content-Length` over it is refused up front (413), a chunked body that grows past it
 //!   aborts the backend call and, if no response has started, gets the 413.
 //! - **Deadline** (`x-google-backend.deadline`, default 15 s; item 62): Envoy's route timeout
@@ -16,7 +17,9 @@
 //!   `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
 //!   `Proxy-Authenticate`, `Proxy-Authorization` are dropped in both directions; `Host` is the
 //!   backend's (ESPv2 rewrites it to the address host).
-//! - **Connection reuse**: one pooled client for all backends ([`crate::outbound`]).
+//! - **Connection reuse**: one pooled client for all backends: hyper-util's, not reqwest's
+//!   ([`crate::connector`] says why). Requests always go out as HTTP/1.1, as Envoy speaks to an
+//!   HTTP/1.1 cluster.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -27,11 +30,13 @@ use std::time::Duration;
 use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Request, header};
+use http::{HeaderMap, HeaderName, Method, Request, Uri, Version, header};
 use http_body::{Frame, SizeHint};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::connector::{ProxyBody, ProxyClient, TlsFailure};
 use crate::error::GatewayError;
 use crate::outbound::DnsFailure;
 
@@ -71,53 +76,52 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// What the proxy needs to know about one call.
 #[derive(Debug)]
 pub struct Call {
-    pub url: reqwest::Url,
+    /// Absolute: scheme and authority say where to connect, and give `Host`.
+    pub uri: Uri,
     pub deadline: Duration,
     pub max_request_bytes: u64,
 }
 
+fn empty() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
 /// Sends `request` (already authenticated, headers final except hop-by-hop and Host) to
-/// `call.url` and returns the backend's response, or the gateway's own error response.
-pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Call) -> Response {
+/// `call.uri` and returns the backend's response, or the gateway's own error response.
+pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -> Response {
     let started = Instant::now();
     let deadline_at = started + call.deadline;
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
     strip_hop_by_hop(&mut headers);
+    // The client sets Host from the URI: the backend's host, its port when not the default.
     headers.remove(header::HOST);
 
     let empty_body = HttpBody::size_hint(&body).exact() == Some(0);
     let limit = usize::try_from(call.max_request_bytes).unwrap_or(usize::MAX);
     let body = if empty_body {
-        reqwest::Body::from(bytes::Bytes::new())
+        empty()
     } else {
-        reqwest::Body::wrap_stream(Limited::new(body, limit).into_data_stream())
+        Limited::new(body, limit).boxed_unsync()
     };
 
-    // The request is built whole and its header map moved in (the builder's `.headers()`
-    // would re-insert them one by one). A bodiless request keeps a copy for the retry.
-    let retry = empty_body.then(|| (call.url.clone(), headers.clone()));
-    let build = |url: reqwest::Url, headers: HeaderMap, body: reqwest::Body| {
-        let mut request = reqwest::Request::new(parts.method.clone(), url);
-        *request.headers_mut() = headers;
-        *request.body_mut() = Some(body);
-        client.execute(request)
+    // A bodiless request keeps a copy for the retry.
+    let retry = empty_body.then(|| (call.uri.clone(), headers.clone()));
+    let method = parts.method;
+    let build = |uri: Uri, headers: HeaderMap, body: ProxyBody| {
+        client.request(outbound_request(method.clone(), uri, headers, body))
     };
 
-    let mut result = tokio::time::timeout_at(deadline_at, build(call.url, headers, body)).await;
+    let mut result = tokio::time::timeout_at(deadline_at, build(call.uri, headers, body)).await;
     let mut retried = false;
     // One retry on connect failure, when there is no body to replay (ESPv2's retry policy).
-    if let Some((url, headers)) = retry
+    if let Some((uri, headers)) = retry
         && let Ok(Err(ref e)) = result
         && e.is_connect()
         && find_source::<DnsFailure>(e).is_none()
     {
         retried = true;
-        result = tokio::time::timeout_at(
-            deadline_at,
-            build(url, headers, reqwest::Body::from(bytes::Bytes::new())),
-        )
-        .await;
+        result = tokio::time::timeout_at(deadline_at, build(uri, headers, empty())).await;
     }
 
     let response = match result {
@@ -126,7 +130,7 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
         Ok(Ok(r)) => r,
     };
 
-    let (mut head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers);
     let body = DeadlineBody {
         inner: body,
@@ -136,12 +140,28 @@ pub async fn forward(client: &reqwest::Client, request: Request<Body>, call: Cal
     Response::from_parts(head, Body::new(body))
 }
 
+/// The request as it goes out: its header map moved in whole, HTTP/1.1 whatever the client
+/// spoke to the gateway.
+fn outbound_request(
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: ProxyBody,
+) -> Request<ProxyBody> {
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_11;
+    *request.headers_mut() = headers;
+    request
+}
+
 /// The backend's response body under the rest of the route deadline. When the deadline passes
 /// first, the body fails and hyper resets the connection rather than ending the body as if
 /// complete. It keeps the backend's length (`size_hint`), so a response with `Content-Length`
 /// goes out with it, headers and body in one write, instead of being re-chunked.
 struct DeadlineBody {
-    inner: reqwest::Body,
+    inner: Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,
     /// Set once an error was yielded: the body ends there.
     failed: bool,
@@ -204,8 +224,9 @@ fn find_source<'a, T: std::error::Error + 'static>(
     None
 }
 
-/// The source chain of `err`, without `err`'s own message (which names the URL).
-fn causes(err: &reqwest::Error) -> String {
+/// The source chain of `err`. None of hyper-util's texts names the URL, whose query may hold a
+/// client's `access_token`; the error's own text (`client error (Connect)`) is left out as noise.
+fn causes(err: &hyper_util::client::legacy::Error) -> String {
     let mut out = Vec::new();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -216,7 +237,7 @@ fn causes(err: &reqwest::Error) -> String {
 }
 
 /// Envoy's words for a failure before response headers (item 72).
-fn upstream_error(err: &reqwest::Error, retried: bool) -> GatewayError {
+fn upstream_error(err: &hyper_util::client::legacy::Error, retried: bool) -> GatewayError {
     if find_source::<http_body_util::LengthLimitError>(err).is_some() {
         return GatewayError::PayloadTooLarge;
     }
@@ -229,27 +250,19 @@ fn upstream_error(err: &reqwest::Error, retried: bool) -> GatewayError {
         match io.map(std::io::Error::kind) {
             Some(std::io::ErrorKind::ConnectionRefused) => {
                 "remote connection failure, transport failure reason: delayed connect error: 111"
-                    .to_owned()
             }
-            Some(std::io::ErrorKind::TimedOut) => "connection timeout".to_owned(),
-            _ if err.is_timeout() => "connection timeout".to_owned(),
-            _ => {
-                let tls = err
-                    .source()
-                    .map(|s| s.to_string().to_ascii_lowercase())
-                    .unwrap_or_default();
-                if tls.contains("certificate") || tls.contains("tls") {
-                    "remote connection failure, transport failure reason: TLS_error: CERTIFICATE_VERIFY_FAILED".to_owned()
-                } else {
-                    "remote connection failure".to_owned()
-                }
+            // Envoy's connect timeout (the connector's, TCP and TLS together).
+            Some(std::io::ErrorKind::TimedOut) => "connection timeout",
+            // The handshake failed: Envoy names BoringSSL's reason; a backend certificate that
+            // does not verify is by far the common case.
+            _ if find_source::<TlsFailure>(err).is_some() => {
+                "remote connection failure, transport failure reason: TLS_error: CERTIFICATE_VERIFY_FAILED"
             }
+            _ => "remote connection failure",
         }
     } else {
-        "connection termination".to_owned()
+        "connection termination"
     };
-    // The error's own text carries the URL, whose query may hold a client's `access_token`:
-    // only the causes are logged.
     tracing::warn!(cause = %causes(err), retried, "backend call failed before headers");
     let detail = if retried {
         format!("retried and the latest reset reason: {reason}")

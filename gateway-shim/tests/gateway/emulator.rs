@@ -123,3 +123,19 @@ async fn the_gateway_refuses_a_token_the_emulator_did_not_sign() {
     );
     assert_eq!(running.gateway.metadata_fetches(), 0);
 }
+
+#[tokio::test]
+async fn a_backend_certificate_that_does_not_verify_is_envoys_certificate_verify_failed() {
+    let emu = emulator().await;
+    let fakes = Fakes::start().await;
+    fakes.serve_identity_tokens().await;
+    // The emulator's TLS listener as a backend, while the gateway trusts only the test CA.
+    let spec = standard_spec(&format!("https://{}", emu.https_addr), &fakes.keys.uri());
+    let running = Running::start(fakes.config(&spec)).await;
+    let (status, ct, body) = parts(running.get("/open", &[]).await).await;
+    assert_eq!((status, ct.as_str()), (503, "application/json"));
+    assert_eq!(
+        body,
+        r#"{"code":503,"message":"upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error: CERTIFICATE_VERIFY_FAILED"}"#
+    );
+}

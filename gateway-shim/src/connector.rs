@@ -1,0 +1,294 @@
+//! The proxy path's HTTP client: hyper-util's pooled HTTP/1.1 client over a connector of our
+//! own, in the same two modes as [`Outbound`].
+//!
+//! Why not reqwest, which JWKS, discovery and metadata-server calls still use
+//! ([`Outbound::client`]): perf on `bench/gateway.sh` put reqwest's own layers (redirect and
+//! retry wrappers, a second URL parse per response with `url` and IDNA) at 9-12 % of the
+//! gateway's CPU per proxied request. reqwest runs this same hyper-util client underneath; used
+//! directly, a request is an `http::Uri` built once ([`crate::gateway`]) and nothing more, as
+//! `iap-lb-emulator/src/upstream.rs` does for plain HTTP.
+//!
+//! The connector keeps what reqwest did for each mode:
+//! - **Names**: DNS ([`Outbound::Direct`]) or every name to the emulator's address
+//!   ([`Outbound::Emulator`]). An IP literal is not resolved, and an explicit port in the URL
+//!   wins over the resolved one (hyper-util's `HttpConnector`, which reqwest used too), so
+//!   `http://127.0.0.1:PORT` reaches its own server in emulator mode. A name that does not
+//!   resolve leaves a [`DnsFailure`] in the error's source chain: Envoy's `no healthy upstream`.
+//! - **TLS** for `https` (tokio-rustls on aws-lc-rs, the workspace's only provider): SNI is the
+//!   URL's host, ALPN offers `http/1.1` only; trust is the platform's roots, a PEM bundle, or only
+//!   the emulator's CA. A handshake failure is a [`TlsFailure`] in the source chain.
+//! - **Connect timeout**: Envoy's 20 s ([`CONNECT_TIMEOUT`], ESPv2 `--cluster_connect_timeout`)
+//!   bounds TCP connect and TLS handshake together, as reqwest's `connect_timeout` did; it fails
+//!   as an `io::Error` of kind `TimedOut`. `TCP_NODELAY` is set.
+//!
+//! The client: HTTP/1.1 only, pooled connections (idle 60 s; reuse is what keeps the hop cheap),
+//! no redirects (the legacy client never follows one: a backend's 302 is the answer), no proxy
+//! from the environment (it reads none), no retry of its own beyond hyper-util's resend of a
+//! request that never left because a pooled connection had just closed. It sets `Host` from the
+//! URI when the request has none, with the port only when not the scheme's default, as reqwest
+//! did; unlike reqwest it adds no `Accept: */*` (Envoy adds no header of its own either).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Uri;
+use http::uri::Scheme;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::outbound::{CONNECT_TIMEOUT, DnsFailure, Outbound, OutboundError, TlsRoots};
+
+/// Any error, boxed: request bodies and connector failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body on its way to a backend (axum's body under the size limit, or empty).
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The pooled client every proxied request goes through.
+pub type ProxyClient = Client<BackendConnector, ProxyBody>;
+
+/// How long an idle pooled connection is kept (as the reqwest client had it).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Builds the proxy client for `outbound`.
+pub fn proxy_client(outbound: &Outbound) -> Result<ProxyClient, OutboundError> {
+    let (resolver, roots) = match outbound {
+        Outbound::Direct { roots } => (Resolver::System, roots.clone()),
+        Outbound::Emulator { address, ca_pem } => {
+            (Resolver::AllTo(*address), TlsRoots::Pem(ca_pem.clone()))
+        }
+    };
+    let mut http = HttpConnector::new_with_resolver(resolver);
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let connector = BackendConnector {
+        http,
+        tls: TlsConnector::from(Arc::new(tls_config(&roots)?)),
+    };
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .build(connector))
+}
+
+/// rustls on aws-lc-rs, trusting `roots`, offering HTTP/1.1 only.
+fn tls_config(roots: &TlsRoots) -> Result<ClientConfig, OutboundError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| OutboundError::Client(e.to_string()))?;
+    let mut config = match roots {
+        TlsRoots::Platform => {
+            use rustls_platform_verifier::BuilderVerifierExt as _;
+            builder
+                .with_platform_verifier()
+                .map_err(|e| OutboundError::Client(e.to_string()))?
+                .with_no_client_auth()
+        }
+        TlsRoots::Pem(pem) => builder
+            .with_root_certificates(root_store(pem)?)
+            .with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn root_store(pem: &str) -> Result<rustls::RootCertStore, OutboundError> {
+    let mut store = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| OutboundError::BadCa(e.to_string()))?;
+        store
+            .add(cert)
+            .map_err(|e| OutboundError::BadCa(e.to_string()))?;
+    }
+    if store.is_empty() {
+        return Err(OutboundError::BadCa("no certificate found".into()));
+    }
+    Ok(store)
+}
+
+/// Names to addresses: the OS resolver, or everything to the emulator.
+#[derive(Debug, Clone)]
+enum Resolver {
+    System,
+    AllTo(SocketAddr),
+}
+
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, DnsFailure>> + Send>>;
+
+impl tower::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = DnsFailure;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), DnsFailure>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Resolving {
+        match *self {
+            Resolver::AllTo(addr) => Box::pin(std::future::ready(Ok(vec![addr].into_iter()))),
+            Resolver::System => {
+                let host = name.as_str().to_owned();
+                Box::pin(async move { crate::outbound::lookup(host).await.map(Vec::into_iter) })
+            }
+        }
+    }
+}
+
+/// A TLS handshake with a backend failed (Envoy: `TLS_error`). Its source is rustls' reason.
+#[derive(Debug, thiserror::Error)]
+#[error("tls handshake failed")]
+pub struct TlsFailure(#[source] pub io::Error);
+
+/// TCP (through hyper-util's `HttpConnector` and our resolver), then TLS for `https`.
+#[derive(Clone)]
+pub struct BackendConnector {
+    http: HttpConnector<Resolver>,
+    tls: TlsConnector,
+}
+
+impl std::fmt::Debug for BackendConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendConnector").finish_non_exhaustive()
+    }
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<BackendStream, BoxError>> + Send>>;
+
+impl tower::Service<Uri> for BackendConnector {
+    type Response = BackendStream;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Connecting {
+        // SNI (or the IP checked against the certificate) is the URL's host, brackets off.
+        let tls = (dst.scheme() == Some(&Scheme::HTTPS)).then(|| {
+            let host = dst.host().unwrap_or_default();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e));
+            (self.tls.clone(), name)
+        });
+        let tcp = self.http.call(dst);
+        Box::pin(async move {
+            let connect = async move {
+                let tcp = tcp.await?;
+                let Some((tls, name)) = tls else {
+                    return Ok(BackendStream::Plain(tcp));
+                };
+                let name = name.map_err(TlsFailure)?;
+                let stream = tls
+                    .connect(name, tcp.into_inner())
+                    .await
+                    .map_err(TlsFailure)?;
+                Ok(BackendStream::Tls(Box::new(TokioIo::new(stream))))
+            };
+            match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                Ok(result) => result,
+                Err(_) => Err(
+                    Box::new(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))
+                        as BoxError,
+                ),
+            }
+        })
+    }
+}
+
+/// A connection to a backend: plain TCP or TLS over it.
+#[derive(Debug)]
+pub enum BackendStream {
+    Plain(TokioIo<TcpStream>),
+    /// Boxed: rustls' state is over a kilobyte, and the stream lives in the pool.
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
+}
+
+impl Connection for BackendStream {
+    fn connected(&self) -> Connected {
+        // Only HTTP/1.1 is offered in ALPN, and no proxy is ever used: nothing to report.
+        Connected::new()
+    }
+}
+
+impl Read for BackendStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            BackendStream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl Write for BackendStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            BackendStream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            BackendStream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            BackendStream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+
+    // hyper writes headers and body in one vectored write when the stream supports it.
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            BackendStream::Plain(s) => s.is_write_vectored(),
+            BackendStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            BackendStream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+}
