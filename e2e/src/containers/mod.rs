@@ -28,7 +28,10 @@
 //!   left behind ([`prune_leftovers`]). Names carry a random stack id, so a leftover never
 //!   collides with a new run.
 //! - The host can reach internal containers by IP, so invisibility is proven from probe
-//!   containers ([`probe`]) on the networks, never from the host.
+//!   containers ([`probe`]) on the networks, never from the host. Probing scenarios run
+//!   `@serial`: Docker briefly lifts bridge isolation while it sets up any network (it deletes
+//!   and re-inserts FORWARD's jump to DOCKER-ISOLATION-STAGE-1), and an `@isolated` scenario
+//!   starting its own stack would otherwise open that window under a probe.
 //!
 //! Nothing here drives the docker CLI.
 
