@@ -13,10 +13,10 @@
 //! - **Failures before headers** (item 72): Envoy's texts. ESPv2 retries once on connect failure
 //!   (`reset,connect-failure,refused-stream`, item 73); so does this proxy, when the request has
 //!   no body to replay, and the message then says `retried and the latest reset reason`.
-//! - **Hop-by-hop headers** (RFC 9110 section 7.6.1): `Connection` and every header it names,
-//!   `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
-//!   `Proxy-Authenticate`, `Proxy-Authorization` are dropped in both directions; `Host` is the
-//!   backend's (ESPv2 rewrites it to the address host).
+//! - **Hop-by-hop headers** (RFC 9110 section 7.6.1, [`hop_by_hop::strip`]): `Connection` and
+//!   every header it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`,
+//!   `Transfer-Encoding`, `Upgrade`, `Proxy-Authenticate`, `Proxy-Authorization` are dropped in
+//!   both directions; `Host` is the backend's (ESPv2 rewrites it to the address host).
 //! - **Connection reuse**: one pooled client for all backends: hyper-util's, not reqwest's
 //!   ([`crate::connector`] says why). Requests always go out as HTTP/1.1, as Envoy speaks to an
 //!   HTTP/1.1 cluster.
@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Method, Request, Uri, Version, header};
+use http::{HeaderMap, Method, Request, Uri, Version, header};
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Incoming;
@@ -39,39 +39,6 @@ use tokio::time::Instant;
 use crate::connector::{ProxyBody, ProxyClient, TlsFailure};
 use crate::error::GatewayError;
 use crate::outbound::DnsFailure;
-
-/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1). As
-/// `HeaderName` constants: removing by `&str` would parse each name on every request.
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-];
-
-/// Removes hop-by-hop headers, including those listed in `Connection`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(header::CONNECTION) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
 
 /// What the proxy needs to know about one call.
 #[derive(Debug)]
@@ -93,7 +60,7 @@ pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -
     let deadline_at = started + call.deadline;
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
-    strip_hop_by_hop(&mut headers);
+    hop_by_hop::strip(&mut headers);
     // The client sets Host from the URI: the backend's host, its port when not the default.
     headers.remove(header::HOST);
 
@@ -131,7 +98,7 @@ pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -
     };
 
     let (mut head, body) = response.into_parts();
-    strip_hop_by_hop(&mut head.headers);
+    hop_by_hop::strip(&mut head.headers);
     let body = DeadlineBody {
         inner: body,
         deadline: Box::pin(tokio::time::sleep_until(deadline_at)),
@@ -270,24 +237,4 @@ fn upstream_error(err: &hyper_util::client::legacy::Error, retried: bool) -> Gat
         format!("reset reason: {reason}")
     };
     GatewayError::UpstreamReset { detail }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_and_those_named_in_connection_are_dropped() {
-        let mut h = HeaderMap::new();
-        h.insert("connection", "keep-alive, x-private".parse().expect("v"));
-        h.insert("keep-alive", "timeout=5".parse().expect("v"));
-        h.insert("x-private", "1".parse().expect("v"));
-        h.insert("transfer-encoding", "chunked".parse().expect("v"));
-        h.insert("upgrade", "websocket".parse().expect("v"));
-        h.insert("te", "trailers".parse().expect("v"));
-        h.insert("x-kept", "1".parse().expect("v"));
-        strip_hop_by_hop(&mut h);
-        let names: Vec<_> = h.keys().map(|k| k.as_str().to_owned()).collect();
-        assert_eq!(names, vec!["x-kept"]);
-    }
 }

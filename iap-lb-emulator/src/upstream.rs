@@ -3,7 +3,7 @@
 //! Where a service listens comes from the topology's `local.upstreams` or the emulator's own
 //! `Config::upstreams`. The request goes over plain HTTP/1.1 (Cloud Run speaks HTTP/1.1 to the
 //! container, item 48) with its method, path, query, headers (minus hop-by-hop ones, RFC 9110
-//! section 7.6.1) and body streamed; the answer comes back the same way. A service that has not
+//! section 7.6.1, [`hop_by_hop::strip`]) and body streamed; the answer comes back the same way. A service that has not
 //! begun to answer within its timeout (Cloud Run's default 300 s, item 50) gets 504.
 //!
 //! The client is hyper-util's pooled HTTP/1.1 client rather than reqwest: the upstreams are
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, Version, header};
+use axum::http::{StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use blueprint::UpstreamAddr;
 use hyper_util::client::legacy::Client;
@@ -24,18 +24,6 @@ use hyper_util::rt::TokioExecutor;
 
 /// The pooled client every upstream request goes through.
 pub type UpstreamClient = Client<HttpConnector, Body>;
-
-/// Headers that describe one connection, not the request; never forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
 
 /// Why a service's answer could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -67,20 +55,6 @@ impl IntoResponse for UpstreamError {
     }
 }
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Headers named in Connection are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in HOP_BY_HOP.iter().chain(&named) {
-        headers.remove(name);
-    }
-}
-
 /// Sends `req` to `addr` and streams the answer back.
 pub async fn forward(
     client: &UpstreamClient,
@@ -98,7 +72,7 @@ pub async fn forward(
         .map_err(|e| UpstreamError::Request(e.to_string()))?;
     // The client side may have spoken HTTP/2 to the load balancer; the container gets HTTP/1.1.
     parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
+    hop_by_hop::strip(&mut parts.headers);
     let request = Request::from_parts(parts, body);
     let answer = match tokio::time::timeout(timeout, client.request(request)).await {
         Err(_) => {
@@ -116,7 +90,7 @@ pub async fn forward(
         Ok(Ok(answer)) => answer,
     };
     let (mut parts, body) = answer.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    hop_by_hop::strip(&mut parts.headers);
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 

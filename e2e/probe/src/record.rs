@@ -35,17 +35,6 @@ use tokio::net::{TcpListener, TcpStream};
 /// name as `e2e::recorder::PROBE_HEADER`).
 const PROBE_HEADER: &str = "x-fortress-e2e-probe";
 
-/// Headers that describe one connection, not the request (RFC 9110 section 7.6.1).
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// Records by probe id, each a JSON object. A std mutex: never held across an await.
 type Records = Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>>;
 
@@ -177,20 +166,20 @@ fn answer_records(records: &Records, path: &str) -> Response<Full<Bytes>> {
 
 /// Sends `req` to `upstream` on a connection of its own and returns the answer as it came.
 async fn forward(req: Request<Incoming>, upstream: &str) -> Result<Response<Full<Bytes>>, String> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let body = body
         .collect()
         .await
         .map_err(|e| format!("reading the request body: {e}"))?
         .to_bytes();
+    // Hop-by-hop headers (RFC 9110 section 7.6.1) stay on this hop, as at every fortress proxy.
+    hop_by_hop::strip(&mut parts.headers);
     let mut out = Request::builder()
         .method(parts.method)
         .uri(parts.uri)
         .version(hyper::Version::HTTP_11);
     for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            out = out.header(name, value);
-        }
+        out = out.header(name, value);
     }
     let out = out.body(Full::new(body)).map_err(|e| e.to_string())?;
     let stream = TcpStream::connect(upstream)
@@ -204,17 +193,16 @@ async fn forward(req: Request<Incoming>, upstream: &str) -> Result<Response<Full
         .send_request(out)
         .await
         .map_err(|e| format!("{upstream}: {e}"))?;
-    let (parts, body) = answer.into_parts();
+    let (mut parts, body) = answer.into_parts();
     let body = body
         .collect()
         .await
         .map_err(|e| format!("{upstream}: reading the answer: {e}"))?
         .to_bytes();
+    hop_by_hop::strip(&mut parts.headers);
     let mut response = Response::builder().status(parts.status);
     for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            response = response.header(name, value);
-        }
+        response = response.header(name, value);
     }
     response.body(Full::new(body)).map_err(|e| e.to_string())
 }
