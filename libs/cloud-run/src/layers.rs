@@ -1,6 +1,9 @@
 //! The middleware stack every fortress binary serves behind, in one place so its order is decided once.
 
-use axum::{Router, middleware};
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 
 use crate::{access_log, request_id, trace_context};
 
@@ -9,8 +12,7 @@ use crate::{access_log, request_id, trace_context};
 /// [`crate::serve`] calls this itself; call it directly only to test a router without sockets
 /// (`apply_layers(app).oneshot(request)`), or the layers run twice.
 ///
-/// Order, outermost first. `Router::layer` wraps everything added before it, so the **last** `.layer`
-/// call is the **outermost** layer and sees the request first:
+/// Order, outermost first:
 ///
 /// 1. **request id** (outermost): settles `x-request-id` before anything else looks at the request and
 ///    sets it on every response, including responses made by the layers inside it.
@@ -19,8 +21,17 @@ use crate::{access_log, request_id, trace_context};
 /// 3. **request span and access log** (innermost of ours): reads both extensions into its span, so the
 ///    span covers exactly the application's work and its latency is the application's latency; a
 ///    layer the application adds itself runs inside the span and its log lines carry the trace.
+///
+/// The three run as one middleware, in that order: one boxed future and one clone of the router
+/// per request instead of three of each (`just bench` measures every fortress hop behind them).
 pub fn apply_layers(app: Router) -> Router {
-    app.layer(middleware::from_fn(access_log::record))
-        .layer(middleware::from_fn(trace_context::attach))
-        .layer(middleware::from_fn(request_id::attach))
+    app.layer(middleware::from_fn(contract))
+}
+
+async fn contract(mut request: Request, next: Next) -> Response {
+    let id = request_id::settle(&mut request);
+    trace_context::settle(&mut request);
+    let mut response = access_log::record(request, next).await;
+    request_id::echo(&mut response, id);
+    response
 }

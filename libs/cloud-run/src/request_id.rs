@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::{extract::Request, response::Response};
 use http::{HeaderName, HeaderValue};
 
 /// The header name.
@@ -65,8 +65,10 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Middleware: settle the request id, expose it, echo it.
-pub(crate) async fn attach(mut request: Request, next: Next) -> Response {
+/// Settles the request's id: a well-formed `x-request-id` is kept, anything else replaced; the
+/// id is written back to the header and exposed as a [`RequestId`] extension. The caller echoes
+/// it on the response with [`echo`].
+pub(crate) fn settle(request: &mut Request) -> RequestId {
     let id = match request.headers().get(&X_REQUEST_ID) {
         Some(value) => RequestId::parse(value).unwrap_or_else(|| {
             // The rejected value is not logged: it is exactly the text we refuse to carry.
@@ -79,11 +81,12 @@ pub(crate) async fn attach(mut request: Request, next: Next) -> Response {
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), id.header_value().clone());
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), id.header_value().clone());
-    response
+    id
+}
+
+/// Sets the request's id on its response, whoever made the response.
+pub(crate) fn echo(response: &mut Response, id: RequestId) {
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id.0);
 }
 
 #[cfg(test)]

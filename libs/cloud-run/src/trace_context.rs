@@ -26,7 +26,7 @@
 
 use std::fmt;
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::extract::Request;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The W3C header name.
@@ -250,12 +250,11 @@ pub(crate) fn cloud_logging_trace(trace_id: &str, project_id: Option<&str>) -> S
     }
 }
 
-/// Middleware: put the request's [`TraceContext`] into its extensions, a new root if it has none.
-pub(crate) async fn attach(mut request: Request, next: Next) -> Response {
+/// Puts the request's [`TraceContext`] into its extensions, a new root if it has none.
+pub(crate) fn settle(request: &mut Request) {
     let context =
         TraceContext::from_headers(request.headers()).unwrap_or_else(TraceContext::new_root);
     request.extensions_mut().insert(context);
-    next.run(request).await
 }
 
 #[derive(Clone, Copy)]

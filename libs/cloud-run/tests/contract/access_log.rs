@@ -176,6 +176,43 @@ async fn severity_follows_the_status_class() {
 }
 
 #[tokio::test]
+async fn at_warn_only_refused_and_failed_requests_are_logged_and_they_keep_their_trace() {
+    let logs = Captured::default();
+    let _default = tracing::subscriber::set_default(logs.subscriber_at(Some("my-project"), "warn"));
+    for path in ["/smoothie", "/nowhere", "/broken"] {
+        let request = Request::get(path)
+            .header("x-cloud-trace-context", format!("{TRACE}/1;o=1"))
+            .body(Body::empty())
+            .expect("a request");
+        app()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+    }
+    let lines = access_lines(&logs);
+    let seen: Vec<(Value, Value, Value)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["httpRequest"]["requestUrl"].clone(),
+                l["severity"].clone(),
+                l["logging.googleapis.com/trace"].clone(),
+            )
+        })
+        .collect();
+    let trace = json!(format!("projects/my-project/traces/{TRACE}"));
+    assert_eq!(
+        seen,
+        [
+            (json!("/nowhere"), json!("WARNING"), trace.clone()),
+            (json!("/broken"), json!("ERROR"), trace),
+        ]
+    );
+    // Neither the 200's access line nor its handler's INFO line was written.
+    assert_eq!(logs.lines().len(), 2, "{:?}", logs.lines());
+}
+
+#[tokio::test]
 async fn credentials_in_headers_never_reach_the_logs() {
     let logs = Captured::default();
     let request = Request::get("/smoothie")

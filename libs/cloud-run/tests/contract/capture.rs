@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use cloud_run::CloudLoggingLayer;
 use serde_json::Value;
 use tracing::Subscriber;
-use tracing_subscriber::{fmt::MakeWriter, layer::SubscriberExt as _};
+use tracing_subscriber::{EnvFilter, Layer as _, fmt::MakeWriter, layer::SubscriberExt as _};
 
 /// Lines written so far, shared between the subscriber and the test.
 #[derive(Clone, Default)]
@@ -44,6 +44,18 @@ impl Captured {
     /// A subscriber that writes Cloud Logging lines here, naming `project` in trace fields.
     pub fn subscriber(&self, project: Option<&str>) -> impl Subscriber + Send + Sync + use<> {
         tracing_subscriber::registry().with(CloudLoggingLayer::new(project, self.clone()))
+    }
+
+    /// As [`Captured::subscriber`], filtered as `RUST_LOG=filter` would filter it.
+    pub fn subscriber_at(
+        &self,
+        project: Option<&str>,
+        filter: &str,
+    ) -> impl Subscriber + Send + Sync + use<> {
+        tracing_subscriber::registry().with(
+            CloudLoggingLayer::new(project, self.clone())
+                .with_filter(EnvFilter::try_new(filter).expect("a valid filter")),
+        )
     }
 
     /// Every line, parsed; panics on a line that is not a JSON object.
