@@ -278,7 +278,9 @@ struct Verified {
 /// a new token then costs one verification, the cost of any miss).
 #[derive(Debug, Default)]
 struct VerifiedCache {
-    entries: std::sync::Mutex<HashMap<String, Verified>>,
+    /// Hashed by the signature's tail ([`google_tokens::token_hash`]): the whole token is
+    /// compared, but only its last bytes are hashed.
+    entries: std::sync::Mutex<google_tokens::TokenMap<Verified>>,
 }
 
 impl VerifiedCache {

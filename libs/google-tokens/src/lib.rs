@@ -15,6 +15,8 @@
 //! - [`claims`]: the claim sets of each token kind and the issuers' constants.
 //! - [`jwt`]: compact JWS encoding and header parsing (no claim checks).
 //! - [`verify`]: [`Policy`] and [`verify()`]; the only place claims are checked. Errors say which rule failed.
+//! - [`signature_cache`]: signatures verified once per token; [`token_hash`]: the cheap hash its
+//!   map (and the gateway's) keys tokens by.
 //! - [`jwks_client`]: a caching key fetcher (Cache-Control max-age, bounded refetch on unknown
 //!   kid, stale keys served when the key endpoint fails). The only module that does IO.
 //! - `forge` (feature `test-util`): tokens an attacker would send. Never in a shipped binary.
@@ -29,6 +31,7 @@ pub mod jwt;
 pub mod key_set;
 pub mod keys;
 pub mod signature_cache;
+pub mod token_hash;
 pub mod verify;
 pub mod wire;
 
@@ -44,6 +47,7 @@ pub use jwt::Alg;
 pub use key_set::{KeySet, KeySetError};
 pub use keys::{KeyError, SigningKey};
 pub use signature_cache::SignatureCache;
+pub use token_hash::{SignatureTailHash, TokenMap};
 pub use verify::{Audience, Policy, VerifyError, verify};
 pub use wire::{Jwk, Jwks, PemMap};
 

@@ -3,7 +3,7 @@
 //! Verifying an RS256 signature is the dearest step of [`crate::verify`] by far, and a caller
 //! such as IAP sees the same bearer token on every request of a client for up to an hour.
 //! [`SignatureCache::verify`] remembers the payload of a token whose signature verified, keyed
-//! by the whole token, and on the next sight skips only the signature: the algorithm, the kid's
+//! by the whole token (hashed by its signature's tail, [`crate::token_hash`]), and on the next sight skips only the signature: the algorithm, the kid's
 //! presence in the *current* key set and every claim rule (expiry, issuer, audience, email) are
 //! checked again each time with [`Policy`] and `now`, so the answer is exactly what
 //! [`crate::verify`] would give, as long as a kid names one key (Google's kids do; a retired
@@ -12,7 +12,6 @@
 //! Bounded: when full, the cache is emptied and refills with the tokens still in use. Failures
 //! are never cached. Tokens are held in memory only, never logged.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
@@ -20,6 +19,7 @@ use serde_json::Value;
 
 use crate::jwt::Alg;
 use crate::key_set::KeySet;
+use crate::token_hash::TokenMap;
 use crate::verify::{Policy, VerifyError, check_claims, verify_signature};
 
 /// How many tokens a cache holds by default.
@@ -37,7 +37,7 @@ struct Verified {
 #[derive(Debug)]
 pub struct SignatureCache {
     capacity: usize,
-    entries: Mutex<HashMap<String, Verified>>,
+    entries: Mutex<TokenMap<Verified>>,
 }
 
 impl Default for SignatureCache {
@@ -50,7 +50,7 @@ impl SignatureCache {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(TokenMap::default()),
         }
     }
 
@@ -96,6 +96,14 @@ impl SignatureCache {
         })
     }
 
+    /// The payload `token` carried when its signature verified, with no rule checked again:
+    /// only for what a caller would otherwise read unverified from the token itself, such as
+    /// the issuer that picks the keys to verify with, without decoding the token again. Any
+    /// decision still goes through [`SignatureCache::verify`].
+    pub fn unchecked_payload(&self, token: &str) -> Option<Arc<Value>> {
+        self.lock().get(token).map(|hit| Arc::clone(&hit.payload))
+    }
+
     /// How many verified tokens are held.
     pub fn len(&self) -> usize {
         self.lock().len()
@@ -105,7 +113,7 @@ impl SignatureCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenMap<Verified>> {
         match self.entries.lock() {
             Ok(guard) => guard,
             // Only whole inserts and clears happen under the lock.

@@ -117,3 +117,25 @@ fn a_full_cache_starts_over_instead_of_growing() {
     }
     assert!(cache.len() <= 2, "{}", cache.len());
 }
+
+#[test]
+fn only_a_verified_token_has_an_unchecked_payload_and_it_is_the_tokens_own() {
+    let key = SigningKey::generate_rsa(None).expect("key");
+    let keys = key_set(&[&key]);
+    let cache = SignatureCache::default();
+    let t = token(&key, AUD);
+    assert!(cache.unchecked_payload(&t).is_none(), "not seen yet");
+    let stranger = SigningKey::generate_rsa(None).expect("stranger");
+    let refused = cache.verify::<GoogleIdClaims>(&t, &key_set(&[&stranger]), &policy(), NOW);
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        cache.unchecked_payload(&t).is_none(),
+        "a failure is not kept"
+    );
+    cache
+        .verify::<GoogleIdClaims>(&t, &keys, &policy(), NOW)
+        .expect("valid");
+    let payload = cache.unchecked_payload(&t).expect("kept");
+    assert_eq!(payload["iss"], "https://accounts.google.com");
+    assert_eq!(payload["email"], SA);
+}
