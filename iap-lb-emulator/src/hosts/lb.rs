@@ -178,9 +178,12 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
     if options_pass {
         tracing::info!(service = %name, decision = "allowed", reason = "OPTIONS with allowHttpOptions", "iap");
     } else {
-        let resource_url = format!("https://{domain}{path}");
-        let target_uri = format!("https://{domain}{path_and_query}");
-        let identity = match iap::authenticate(&state, req.headers(), &resource_url, &target_uri) {
+        let target = iap::RequestTarget {
+            domain: &domain,
+            path: &path,
+            path_and_query: &path_and_query,
+        };
+        let identity = match iap::authenticate(&state, req.headers(), target) {
             Ok(identity) => identity,
             Err(denial) => {
                 tracing::info!(service = %name, decision = "denied", reason = ?denial, "iap");
@@ -241,14 +244,13 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
 fn agent_token(state: &AppState, service: &blueprint::Service) -> Option<String> {
     let agent = state.config.topology.iap_service_agent();
     let account = state.accounts.resolve(agent.as_str())?;
-    let audience = service
-        .run_app_url()
-        .unwrap_or_else(|_| service.deterministic_run_app_host().url());
+    // The run.app URL: the legacy one when the region's code is known, else the deterministic.
+    let audience = service.invoker_audiences().first()?;
     let kid = state.keys.google.signing_kid()?;
     let now = google_tokens::now_unix();
-    state.agent_tokens.get_or_mint(&audience, &kid, now, || {
+    state.agent_tokens.get_or_mint(audience, &kid, now, || {
         let claims =
-            GoogleIdClaims::for_service_account(&account.email, &account.unique_id, &audience, now);
+            GoogleIdClaims::for_service_account(&account.email, &account.unique_id, audience, now);
         let token = state.keys.google.sign(&claims).ok()?;
         Some((token, claims.exp))
     })
@@ -278,8 +280,12 @@ fn gcp_iap_path(
         "authenticate" => authenticate_browser(state, query),
         "clear_login_cookie" => clear_login_cookie(state, headers, domain),
         "identity" => {
-            let target = own("identity");
-            match iap::authenticate(state, headers, &target, &target) {
+            let target = iap::RequestTarget {
+                domain,
+                path: "/_gcp_iap/identity",
+                path_and_query: "/_gcp_iap/identity",
+            };
+            match iap::authenticate(state, headers, target) {
                 Ok(identity) => {
                     tracing::info!(principal = %identity.email, "iap: /_gcp_iap/identity");
                     identity_answer(&identity)

@@ -289,7 +289,7 @@ fn check_invoker(
         .verify(
             &token,
             &keys,
-            &Policy::google_id_token(audiences),
+            &Policy::google_id_token(audiences.to_vec()),
             google_tokens::now_unix(),
         )
         .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;

@@ -252,6 +252,8 @@ pub struct Service {
     pub(crate) iap_resource_name: String,
     pub(crate) run_app_host: Result<RunAppHost, Region>,
     pub(crate) deterministic_run_app_host: RunAppHost,
+    /// [`Service::invoker_audiences`], written once: the emulator checks them on every request.
+    pub(crate) invoker_audiences: Vec<String>,
 }
 
 impl Service {
@@ -287,16 +289,9 @@ impl Service {
 
     /// Every `aud` Cloud Run's invoker check accepts in an ID token for this service (item 46):
     /// its run.app URLs (legacy when the region's code is known, then deterministic), then its
-    /// custom audiences.
-    pub fn invoker_audiences(&self) -> Vec<String> {
-        self.run_app_host
-            .as_ref()
-            .ok()
-            .into_iter()
-            .chain([&self.deterministic_run_app_host])
-            .map(RunAppHost::url)
-            .chain(self.custom_audiences.iter().map(|a| a.as_str().to_owned()))
-            .collect()
+    /// custom audiences. The first is the URL IAP calls the service by (items 27, 39).
+    pub fn invoker_audiences(&self) -> &[String] {
+        &self.invoker_audiences
     }
 
     /// Whether `account` holds `roles/run.invoker` here, directly or through `allUsers` /
@@ -397,15 +392,22 @@ impl Service {
                 ),
             ),
         };
+        let deterministic_run_app_host =
+            RunAppHost::deterministic(&name, project.number, &project.region);
+        let invoker_audiences = run_app_host
+            .as_ref()
+            .ok()
+            .into_iter()
+            .chain([&deterministic_run_app_host])
+            .map(RunAppHost::url)
+            .chain(custom_audiences.iter().map(|a| a.as_str().to_owned()))
+            .collect();
         Self {
             neg_name: naming::neg_name(&name),
             iap_audience,
             iap_resource_name,
-            deterministic_run_app_host: RunAppHost::deterministic(
-                &name,
-                project.number,
-                &project.region,
-            ),
+            deterministic_run_app_host,
+            invoker_audiences,
             run_app_host,
             backend_service: BackendService::new(name.clone(), backend_name, id),
             name,

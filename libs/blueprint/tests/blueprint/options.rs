@@ -14,7 +14,7 @@ fn services_check_invokers_and_accept_only_run_app_urls_by_default() {
     assert!(smoothie.custom_audiences().is_empty());
     assert_eq!(
         smoothie.invoker_audiences(),
-        vec![
+        [
             smoothie.run_app_url().expect("legacy url"),
             "https://smoothie-service-123456789012.us-central1.run.app".to_owned(),
         ]
