@@ -43,9 +43,11 @@ lint:
 
 # Benchmarks (not tests), each printing its figures: a sample service (cold start, idle RSS,
 # req/s), the IAP hop (load balancer + IAP + Cloud Run front end) and the gateway hop against
-# nginx proxy_pass, and the e2e suite's wall time.
+# nginx proxy_pass (CPU time, then user-space instructions under callgrind, which do not vary
+# between runs), and the e2e suite's wall time.
 bench:
     tools/bench/service.sh
     iap-lb-emulator/bench/iap.sh
     gateway-shim/bench/gateway.sh
+    tools/bench/instructions.sh
     e2e/bench/e2e.sh
