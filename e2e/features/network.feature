@@ -6,13 +6,13 @@ Feature: Only the emulator bridges the client side and the services (container r
   scenarios send from probe containers on those networks, since the host itself can reach an
   internal container by its address.
 
-  They run alone (@serial): whenever Docker sets up a bridge network it deletes FORWARD's jump
-  to DOCKER-ISOLATION-STAGE-1 and inserts it again (libnetwork's EnsureJumpRule), so while an
-  @isolated scenario creates its own networks there is a moment in which nothing separates two
-  bridges. A probe that retransmits its SYN in that moment connects across them (seen once in
-  CI: 172.23.0.3:8080 "connected in 1007 ms" from the public network). That window belongs to
-  the local Docker host, not to the topology these scenarios prove, so no network is created
-  or removed while they run.
+  They run alone (tag serial): whenever Docker sets up a bridge network it deletes FORWARD's
+  jump to DOCKER-ISOLATION-STAGE-1 and inserts it again (libnetwork's EnsureJumpRule), so while
+  an isolated scenario creates its own networks there is a moment in which nothing separates
+  two bridges. A probe that retransmits its SYN in that moment connects across them (seen once
+  in CI: 172.23.0.3:8080 "connected in 1007 ms" from the public network). That window belongs
+  to the local Docker host, not to the topology these scenarios prove, so no network is
+  created or removed while they run.
 
   Background:
     Given the fortress is running

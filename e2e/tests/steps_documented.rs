@@ -116,3 +116,20 @@ fn every_feature_scenario_uses_only_documented_wording() {
         }
     }
 }
+
+#[test]
+fn every_feature_file_parses() {
+    // cucumber reports a file it cannot parse as a "parsing error" only when the suite runs; a
+    // description line that starts with `@` (read as a tag) once failed CI that way.
+    let dir = root().join("features");
+    for entry in std::fs::read_dir(&dir).expect("features") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "feature") {
+            let parsed = cucumber::gherkin::Feature::parse_path(
+                &path,
+                cucumber::gherkin::GherkinEnv::default(),
+            );
+            assert!(parsed.is_ok(), "{}: {:?}", path.display(), parsed.err());
+        }
+    }
+}
