@@ -9,6 +9,7 @@
 # The caller sets: DURATION, CONNECTIONS_LIST, ROUNDS (defaults below) and uses
 #   hop_setup                      -> $work (removed at exit), $pids (killed at exit)
 #   free_port, wait_for CURL-ARGS..., cpu_ticks PID
+#   nginx_conf DIR BACKEND [tls] [EXTRA] -> DIR/nginx.conf, $nginx_port
 #   start_nginx BACKEND [tls]      -> $nginx_port, $nginx_worker (one worker, keepalive upstream)
 #   hop_run NAME PID URL [WRK-ARGS...]   appends one line to $work/summary
 #   hop_summarize BASELINE NAME...       best round of each, then ratios against BASELINE
@@ -45,33 +46,35 @@ wait_for() {
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# nginx, one worker pinned to core 0, proxy_pass with a keepalive upstream to BACKEND
-# (host:port). With `tls`, it terminates TLS with a throwaway self-signed certificate, as a load
-# balancer does.
-start_nginx() {
-    local backend=$1 tls=${2:-} listen ssl_conf=""
+# Writes DIR/nginx.conf: one worker, proxy_pass with a keepalive upstream to BACKEND
+# (host:port), on a free port (-> $nginx_port). With `tls`, it terminates TLS with a throwaway
+# self-signed certificate, as a load balancer does. EXTRA goes to the main context (e.g.
+# `master_process off;` for a single process under callgrind).
+nginx_conf() {
+    local dir=$1 backend=$2 tls=${3:-} extra=${4:-} listen ssl_conf=""
     nginx_port=$(free_port)
-    mkdir -p "$work/nginx"
+    mkdir -p "$dir"
     listen="127.0.0.1:$nginx_port"
     if [ "$tls" = tls ]; then
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-            -subj /CN=localhost -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" 2>/dev/null
+            -subj /CN=localhost -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
         listen="$listen ssl"
-        ssl_conf="ssl_certificate $work/nginx/cert.pem; ssl_certificate_key $work/nginx/key.pem;"
+        ssl_conf="ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
     fi
-    cat > "$work/nginx/nginx.conf" <<CONF
+    cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
+$extra
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
     upstream backend { server $backend; keepalive 64; }
     server {
         listen $listen;
@@ -84,6 +87,12 @@ http {
     }
 }
 CONF
+}
+
+# nginx as written by nginx_conf, its worker pinned to core 0 (-> $nginx_port, $nginx_worker).
+start_nginx() {
+    local backend=$1 tls=${2:-}
+    nginx_conf "$work/nginx" "$backend" "$tls"
     taskset -c 0 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
     local master=$!
     pids+=("$master")

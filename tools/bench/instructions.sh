@@ -62,34 +62,6 @@ cg_measure() {
     echo "$name $((total / N))" >> "$work/instructions"
 }
 
-nginx_conf() { # DIR BACKEND [tls]
-    local dir=$1 backend=$2 tls=${3:-} listen ssl_conf=""
-    mkdir -p "$dir"
-    nginx_port=$(free_port)
-    listen="127.0.0.1:$nginx_port"
-    if [ "$tls" = tls ]; then
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-            -subj /CN=localhost -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
-        listen="$listen ssl"
-        ssl_conf="ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
-    fi
-    cat > "$dir/nginx.conf" <<CONF
-worker_processes 1; master_process off; daemon off;
-pid $dir/nginx.pid; error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-    upstream backend { server $backend; keepalive 64; }
-    server {
-        listen $listen; $ssl_conf
-        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
-}
-
 : > "$work/instructions"
 path=/smoothie/recipes/green-machine
 # The service behind nginx (TLS) and the IAP hop, natively: only the hop is counted.
@@ -99,7 +71,7 @@ PORT=$service_port IAP_ASSERTION_CHECK=disabled RUST_LOG=error "$release/smoothi
 pids+=($!)
 wait_for "http://127.0.0.1:$service_port/smoothie"
 
-nginx_conf "$work/nginx-tls" "127.0.0.1:$service_port" tls
+nginx_conf "$work/nginx-tls" "127.0.0.1:$service_port" tls "master_process off;"
 cg_start nginx-tls "https://127.0.0.1:$nginx_port/smoothie" -- \
     "$NGINX" -p "$work/nginx-tls" -c "$work/nginx-tls/nginx.conf"
 cg_measure nginx-tls "$nginx_port" "$path" tls
@@ -126,7 +98,7 @@ pids+=($!)
 for _ in $(seq 200); do [ -s "$work/fakes.json" ] && break; sleep 0.05; done
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/fakes.json" "$1"; }
 backend=$(field backend); metadata=$(field metadata); firebase=$(field token)
-nginx_conf "$work/nginx-plain" "$backend"
+nginx_conf "$work/nginx-plain" "$backend" "" "master_process off;"
 cg_start nginx-plain "http://127.0.0.1:$nginx_port/bench" -- \
     "$NGINX" -p "$work/nginx-plain" -c "$work/nginx-plain/nginx.conf"
 cg_measure nginx-plain "$nginx_port" /bench plain
