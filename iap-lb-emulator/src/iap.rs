@@ -526,21 +526,25 @@ pub fn assertion(
         let jwt = key.sign(claims).map_err(AssertionError::Sign)?;
         HeaderValue::try_from(jwt).map_err(|_| AssertionError::NotAHeader)
     };
+    if test == TestAssertion::NotSet {
+        // The claims are only built when this second's assertion is not already signed.
+        let mut failure = None;
+        let token = state.assertions.get_or_sign(
+            audience,
+            &identity.email,
+            &identity.user_id,
+            key.kid(),
+            now,
+            || {
+                let claims = IapClaims::new(audience, &identity.email, &identity.user_id, now);
+                sign(&claims).map_err(|e| failure = Some(e)).ok()
+            },
+        );
+        return token.ok_or_else(|| failure.unwrap_or(AssertionError::NoKey));
+    }
     let mut claims = IapClaims::new(audience, &identity.email, &identity.user_id, now);
     match test {
-        TestAssertion::NotSet => {
-            let mut failure = None;
-            let token = state.assertions.get_or_sign(
-                audience,
-                &identity.email,
-                &identity.user_id,
-                key.kid(),
-                now,
-                || sign(&claims).map_err(|e| failure = Some(e)).ok(),
-            );
-            return token.ok_or_else(|| failure.unwrap_or(AssertionError::NoKey));
-        }
-        TestAssertion::Signature => {}
+        TestAssertion::NotSet | TestAssertion::Signature => {}
         TestAssertion::FutureIssue => {
             claims.iat = now + 3600;
             claims.exp = claims.iat + 600;
@@ -607,7 +611,7 @@ pub fn add_identity_headers(headers: &mut HeaderMap, identity: &Identity, assert
         (&X_GOOG_AUTHENTICATED_USER_ID, &identity.user_id),
     ];
     for (name, value) in pairs {
-        if let Ok(v) = HeaderValue::try_from(format!("{ACCOUNTS_PREFIX}{value}")) {
+        if let Ok(v) = HeaderValue::try_from([ACCOUNTS_PREFIX, value.as_str()].concat()) {
             headers.insert(name.clone(), v);
         }
     }

@@ -4,10 +4,11 @@
 //! Initialised from the topology; scenarios change it at run time through the admin routes
 //! (`/_emulator/services/NAME/...`) or [`crate::RunningEmulator`] ("Given coffee-service has
 //! ingress all"), and every change is logged. The lock is a `std::sync::RwLock` never held
-//! across an `.await`; readers take a copy.
+//! across an `.await`; readers share a snapshot (an `Arc`, so a request copies no member list)
+//! and writers replace it (`Arc::make_mut`), so a reader keeps what it read.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use blueprint::{Ingress, InvokerIamCheck, Member, Topology};
 
@@ -29,7 +30,7 @@ pub struct ServiceState {
 /// Every service's current state, by name.
 #[derive(Debug)]
 pub struct Services {
-    by_name: RwLock<BTreeMap<String, ServiceState>>,
+    by_name: RwLock<BTreeMap<String, Arc<ServiceState>>>,
 }
 
 impl Services {
@@ -40,13 +41,13 @@ impl Services {
             .map(|s| {
                 (
                     s.name().as_str().to_string(),
-                    ServiceState {
+                    Arc::new(ServiceState {
                         ingress: s.ingress(),
                         invokers: s.invokers().to_vec(),
                         invoker_iam: s.invoker_iam(),
                         iap_accessors: topology.iap_accessors(s).into_iter().cloned().collect(),
                         delay: std::time::Duration::ZERO,
-                    },
+                    }),
                 )
             })
             .collect();
@@ -55,15 +56,15 @@ impl Services {
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ServiceState>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<ServiceState>>> {
         match self.by_name.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    /// A copy of `name`'s state.
-    pub fn get(&self, name: &str) -> Option<ServiceState> {
+    /// `name`'s current state, shared: later changes do not alter it.
+    pub fn get(&self, name: &str) -> Option<Arc<ServiceState>> {
         let map = match self.by_name.read() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -76,7 +77,7 @@ impl Services {
         let changed = self
             .write()
             .get_mut(name)
-            .map(|s| s.ingress = ingress)
+            .map(|s| Arc::make_mut(s).ingress = ingress)
             .is_some();
         if changed {
             tracing::info!(service = name, ingress = %ingress, "mutation: ingress changed");
@@ -90,7 +91,7 @@ impl Services {
         let changed = self
             .write()
             .get_mut(name)
-            .map(|s| s.invoker_iam = check)
+            .map(|s| Arc::make_mut(s).invoker_iam = check)
             .is_some();
         if changed {
             match check {
@@ -111,7 +112,7 @@ impl Services {
         let changed = self
             .write()
             .get_mut(name)
-            .map(|s| s.delay = delay)
+            .map(|s| Arc::make_mut(s).delay = delay)
             .is_some();
         if changed {
             tracing::info!(
@@ -126,7 +127,7 @@ impl Services {
     /// Grants `roles/run.invoker` to `member`; `false` when there is no such service.
     pub fn add_invoker(&self, name: &str, member: Member) -> bool {
         let mut map = self.write();
-        let Some(state) = map.get_mut(name) else {
+        let Some(state) = map.get_mut(name).map(Arc::make_mut) else {
             return false;
         };
         if !state.invokers.contains(&member) {
@@ -140,7 +141,7 @@ impl Services {
     /// when there is no such service.
     pub fn add_iap_accessor(&self, name: &str, member: Member) -> bool {
         let mut map = self.write();
-        let Some(state) = map.get_mut(name) else {
+        let Some(state) = map.get_mut(name).map(Arc::make_mut) else {
             return false;
         };
         if !state.iap_accessors.contains(&member) {
@@ -154,7 +155,7 @@ impl Services {
     /// (wherever the topology granted it); `false` when there is no such service.
     pub fn remove_iap_accessor(&self, name: &str, member: &Member) -> bool {
         let mut map = self.write();
-        let Some(state) = map.get_mut(name) else {
+        let Some(state) = map.get_mut(name).map(Arc::make_mut) else {
             return false;
         };
         state.iap_accessors.retain(|m| m != member);
@@ -165,7 +166,7 @@ impl Services {
     /// Revokes `roles/run.invoker` from `member`; `false` when there is no such service.
     pub fn remove_invoker(&self, name: &str, member: &Member) -> bool {
         let mut map = self.write();
-        let Some(state) = map.get_mut(name) else {
+        let Some(state) = map.get_mut(name).map(Arc::make_mut) else {
             return false;
         };
         state.invokers.retain(|m| m != member);

@@ -217,7 +217,7 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
     // IAP calls Cloud Run as its service agent (items 27, 39).
     match agent_token(&state, service) {
         Some(token) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            if let Ok(v) = HeaderValue::try_from(["Bearer ", token.as_str()].concat()) {
                 req.headers_mut()
                     .insert(X_SERVERLESS_AUTHORIZATION.clone(), v);
             }

@@ -320,11 +320,11 @@ fn strip_signature(headers: &mut HeaderMap, header: &HeaderName) {
     let Some((scheme, token)) = value.trim().split_once(' ') else {
         return;
     };
-    let unsigned = match token.trim().rsplit_once('.') {
-        Some((signed_part, _)) => format!("{scheme} {signed_part}.{SIGNATURE_REMOVED}"),
-        None => return,
+    let Some((signed_part, _)) = token.trim().rsplit_once('.') else {
+        return;
     };
-    if let Ok(v) = HeaderValue::from_str(&unsigned) {
+    let unsigned = [scheme, " ", signed_part, ".", SIGNATURE_REMOVED].concat();
+    if let Ok(v) = HeaderValue::try_from(unsigned) {
         headers.insert(header.clone(), v);
     }
 }
@@ -333,7 +333,9 @@ fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
     let xff = HeaderName::from_static("x-forwarded-for");
     if let Some(peer) = caller.peer {
         let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-            Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer}"),
+            Some(existing) if !existing.trim().is_empty() => {
+                [existing, ", ", &peer.to_string()].concat()
+            }
             _ => peer.to_string(),
         };
         if let Ok(v) = HeaderValue::from_str(&value) {
