@@ -70,6 +70,10 @@ mod tests {
     fn the_runtime_keeps_its_timer_anchor_running() {
         let rt = runtime().expect("runtime");
         rt.block_on(tokio::task::yield_now());
-        assert_eq!(rt.metrics().num_alive_tasks(), 1, "the anchor is the one task alive");
+        assert_eq!(
+            rt.metrics().num_alive_tasks(),
+            1,
+            "the anchor is the one task alive"
+        );
     }
 }
