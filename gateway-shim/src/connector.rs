@@ -1,12 +1,13 @@
-//! The proxy path's HTTP client: hyper-util's pooled HTTP/1.1 client over a connector of our
-//! own, in the same two modes as [`Outbound`].
+//! The proxy path's HTTP client: a [`http1_pool::Pool`] of hyper HTTP/1.1 connections over a
+//! connector of our own, in the same two modes as [`Outbound`].
 //!
 //! Why not reqwest, which JWKS, discovery and metadata-server calls still use
 //! ([`Outbound::client`]): perf on `bench/gateway.sh` put reqwest's own layers (redirect and
 //! retry wrappers, a second URL parse per response with `url` and IDNA) at 9-12 % of the
-//! gateway's CPU per proxied request. reqwest runs this same hyper-util client underneath; used
-//! directly, a request is an `http::Uri` built once ([`crate::gateway`]) and nothing more, as
-//! `iap-lb-emulator/src/upstream.rs` does for plain HTTP.
+//! gateway's CPU per proxied request. Why not hyper-util's pooled client, which reqwest runs
+//! underneath and this used next: callgrind put its pool at 11 % of the gateway's instructions
+//! per proxied request (`tools/bench/instructions.sh`); `libs/http1-pool` does what the proxy
+//! needs of a pool and no more, as it does for `iap-lb-emulator/src/upstream.rs`.
 //!
 //! The connector keeps what reqwest did for each mode:
 //! - **Names**: DNS ([`Outbound::Direct`]) or every name to the emulator's address
@@ -21,12 +22,13 @@
 //!   bounds TCP connect and TLS handshake together, as reqwest's `connect_timeout` did; it fails
 //!   as an `io::Error` of kind `TimedOut`. `TCP_NODELAY` is set.
 //!
-//! The client: HTTP/1.1 only, pooled connections (idle 60 s; reuse is what keeps the hop cheap),
-//! no redirects (the legacy client never follows one: a backend's 302 is the answer), no proxy
-//! from the environment (it reads none), no retry of its own beyond hyper-util's resend of a
-//! request that never left because a pooled connection had just closed. It sets `Host` from the
-//! URI when the request has none, with the port only when not the scheme's default, as reqwest
-//! did; unlike reqwest it adds no `Accept: */*` (Envoy adds no header of its own either).
+//! The client ([`ProxyClient::request`]): HTTP/1.1 only, connections pooled per scheme and
+//! authority (idle 60 s, at most [`MAX_IDLE_PER_BACKEND`] idle per backend; reuse is what keeps
+//! the hop cheap), no redirects (a backend's 302 is the answer), no proxy from the environment,
+//! no retry of its own beyond the pool's resend of a request that a stale pooled connection
+//! refused unsent. The request goes in origin form; `Host` is set from the URI when the request
+//! has none, with the port only when not the scheme's default, as reqwest did; no
+//! `Accept: */*` is added (Envoy adds no header of its own either).
 
 use std::future::Future;
 use std::io;
@@ -37,20 +39,21 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Uri;
-use http::uri::Scheme;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, Uri, header};
 use http_body_util::combinators::UnsyncBoxBody;
+use http1_pool::{Pool, PooledBody, SendError};
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tower::ServiceExt as _;
 
 use crate::outbound::{CONNECT_TIMEOUT, DnsFailure, Outbound, OutboundError, TlsRoots};
 
@@ -60,11 +63,35 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request body on its way to a backend (axum's body under the size limit, or empty).
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
+/// Where a pooled connection goes: a backend's scheme and authority.
+pub type BackendKey = (Scheme, Authority);
+
+/// A backend's response body, streaming; its connection returns to the pool at the end.
+pub type BackendBody = PooledBody<BackendKey, ProxyBody>;
+
+/// Why a proxied request got no response: the connector failed (nothing was sent), or the
+/// exchange did.
+pub type ProxyError = SendError<ConnectFailure>;
+
+/// The connector's failure, its cause in the source chain ([`DnsFailure`], [`TlsFailure`], an
+/// `io::Error`).
+#[derive(Debug, thiserror::Error)]
+#[error("connect failed")]
+pub struct ConnectFailure(#[source] pub BoxError);
+
 /// The pooled client every proxied request goes through.
-pub type ProxyClient = Client<BackendConnector, ProxyBody>;
+#[derive(Debug, Clone)]
+pub struct ProxyClient {
+    pool: Pool<BackendKey, ProxyBody>,
+    connector: BackendConnector,
+}
 
 /// How long an idle pooled connection is kept (as the reqwest client had it).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many idle connections are kept per backend (hyper-util's pool kept any number; this
+/// bounds what a burst leaves open).
+pub const MAX_IDLE_PER_BACKEND: usize = 128;
 
 /// Builds the proxy client for `outbound`.
 pub fn proxy_client(outbound: &Outbound) -> Result<ProxyClient, OutboundError> {
@@ -81,10 +108,55 @@ pub fn proxy_client(outbound: &Outbound) -> Result<ProxyClient, OutboundError> {
         http,
         tls: TlsConnector::from(Arc::new(tls_config(&roots)?)),
     };
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_timer(TokioTimer::new())
-        .build(connector))
+    Ok(ProxyClient {
+        pool: Pool::new(MAX_IDLE_PER_BACKEND, POOL_IDLE_TIMEOUT),
+        connector,
+    })
+}
+
+impl ProxyClient {
+    /// Sends `request`, whose URI is absolute (scheme and authority say where to connect), and
+    /// returns the backend's response head with its body still streaming.
+    pub async fn request(
+        &self,
+        mut request: Request<ProxyBody>,
+    ) -> Result<Response<BackendBody>, ProxyError> {
+        let uri = std::mem::take(request.uri_mut());
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            let reason = io::Error::new(io::ErrorKind::InvalidInput, "the URI is not absolute");
+            return Err(SendError::Connect(ConnectFailure(Box::new(reason))));
+        };
+        if !request.headers().contains_key(header::HOST)
+            && let Some(host) = host_header(&scheme, &authority)
+        {
+            request.headers_mut().insert(header::HOST, host);
+        }
+        // Origin form on the wire: the connection already says where the request goes.
+        *request.uri_mut() = Uri::from(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        let key = (scheme, authority);
+        let connector = self.connector.clone();
+        self.pool
+            .send(&key, request, move || async move {
+                connector.oneshot(uri).await.map_err(ConnectFailure)
+            })
+            .await
+    }
+}
+
+/// `Host` for a backend: its host, and its port only when not the scheme's default.
+fn host_header(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue> {
+    let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    match authority.port_u16() {
+        Some(port) if port != default_port => {
+            HeaderValue::try_from(format!("{}:{port}", authority.host())).ok()
+        }
+        _ => HeaderValue::from_str(authority.host()).ok(),
+    }
 }
 
 /// rustls on aws-lc-rs, trusting `roots`, offering HTTP/1.1 only.
@@ -227,13 +299,6 @@ pub enum BackendStream {
     Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }
 
-impl Connection for BackendStream {
-    fn connected(&self) -> Connected {
-        // Only HTTP/1.1 is offered in ALPN, and no proxy is ever used: nothing to report.
-        Connected::new()
-    }
-}
-
 impl Read for BackendStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -289,6 +354,28 @@ impl Write for BackendStream {
         match self.get_mut() {
             BackendStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             BackendStream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_the_port_only_when_not_the_schemes_default() {
+        let cases = [
+            (Scheme::HTTP, "backend.example", "backend.example"),
+            (Scheme::HTTP, "backend.example:80", "backend.example"),
+            (Scheme::HTTPS, "backend.example:443", "backend.example"),
+            (Scheme::HTTP, "127.0.0.1:8080", "127.0.0.1:8080"),
+            (Scheme::HTTPS, "backend.example:80", "backend.example:80"),
+            (Scheme::HTTPS, "[::1]:8443", "[::1]:8443"),
+        ];
+        for (scheme, authority, want) in cases {
+            let authority = Authority::from_static(authority);
+            let host = host_header(&scheme, &authority).expect("a header value");
+            assert_eq!(host, want, "{scheme}://{authority}");
         }
     }
 }

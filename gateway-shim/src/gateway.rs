@@ -261,37 +261,9 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let _floor = TimerFloor::start();
+    // The binary's runtime (`cloud_run::runtime`) keeps a timer armed, so a request's deadline
+    // timer never wakes tokio's driver.
     cloud_run::serve(listener, gateway.router(), shutdown).await
-}
-
-/// A timer that always expires within the next second, for as long as the gateway serves.
-///
-/// Every proxied request arms a deadline timer (15 s by default). Tokio's time driver wakes its
-/// parked I/O driver (an `eventfd` write, then one more `epoll_wait` return) whenever a new
-/// timer expires before every timer it already had, and on an idle connection it has none: so
-/// at low concurrency each request paid a write and a wake-up for its deadline (strace on
-/// `bench/gateway.sh`, one connection: 1 `write(eventfd)` and 2.3 `epoll_wait` per request).
-/// With this timer always earlier than any deadline, arming one never wakes the driver; the
-/// cost is one wake-up a second.
-struct TimerFloor(tokio::task::JoinHandle<()>);
-
-impl TimerFloor {
-    fn start() -> Self {
-        Self(tokio::spawn(async {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-            }
-        }))
-    }
-}
-
-impl Drop for TimerFloor {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Steps 1-5 for one request; the first step that answers ends it.

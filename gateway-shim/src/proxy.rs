@@ -17,9 +17,9 @@
 //!   every header it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`,
 //!   `Transfer-Encoding`, `Upgrade`, `Proxy-Authenticate`, `Proxy-Authorization` are dropped in
 //!   both directions; `Host` is the backend's (ESPv2 rewrites it to the address host).
-//! - **Connection reuse**: one pooled client for all backends: hyper-util's, not reqwest's
-//!   ([`crate::connector`] says why). Requests always go out as HTTP/1.1, as Envoy speaks to an
-//!   HTTP/1.1 cluster.
+//! - **Connection reuse**: one pooled client for all backends: `libs/http1-pool`, not reqwest or
+//!   hyper-util's pooled client ([`crate::connector`] says why). Requests always go out as
+//!   HTTP/1.1, as Envoy speaks to an HTTP/1.1 cluster.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -33,10 +33,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Uri, Version, header};
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::connector::{ProxyBody, ProxyClient, TlsFailure};
+use crate::connector::{BackendBody, ProxyBody, ProxyClient, ProxyError, TlsFailure};
 use crate::error::GatewayError;
 use crate::outbound::DnsFailure;
 
@@ -128,7 +127,7 @@ fn outbound_request(
 /// complete. It keeps the backend's length (`size_hint`), so a response with `Content-Length`
 /// goes out with it, headers and body in one write, instead of being re-chunked.
 struct DeadlineBody {
-    inner: Incoming,
+    inner: BackendBody,
     deadline: Pin<Box<tokio::time::Sleep>>,
     /// Set once an error was yielded: the body ends there.
     failed: bool,
@@ -191,9 +190,9 @@ fn find_source<'a, T: std::error::Error + 'static>(
     None
 }
 
-/// The source chain of `err`. None of hyper-util's texts names the URL, whose query may hold a
-/// client's `access_token`; the error's own text (`client error (Connect)`) is left out as noise.
-fn causes(err: &hyper_util::client::legacy::Error) -> String {
+/// The source chain of `err`. None of these texts names the URL, whose query may hold a
+/// client's `access_token`; the error's own text (`connect failed`) is left out as noise.
+fn causes(err: &ProxyError) -> String {
     let mut out = Vec::new();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -204,7 +203,7 @@ fn causes(err: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// Envoy's words for a failure before response headers (item 72).
-fn upstream_error(err: &hyper_util::client::legacy::Error, retried: bool) -> GatewayError {
+fn upstream_error(err: &ProxyError, retried: bool) -> GatewayError {
     if find_source::<http_body_util::LengthLimitError>(err).is_some() {
         return GatewayError::PayloadTooLarge;
     }

@@ -10,8 +10,9 @@
 //! driver wakes its I/O driver (an eventfd write, and an extra `epoll_wait` that returns at once)
 //! whenever a timer is registered with no earlier one pending, which is every request's deadline
 //! on an otherwise idle runtime (tokio-rs/tokio#5207; a fix, tokio-rs/tokio#8383, is not merged).
-//! Seen with strace on the emulator's IAP hop: one `write(eventfd)` and one `epoll_wait` per
-//! request, gone with the anchor.
+//! Seen with strace at one connection: one `write(eventfd)` and one extra `epoll_wait` per
+//! request on the emulator's IAP hop and on the gateway shim (which had kept a timer of its own
+//! while serving; every binary has it now), gone with the anchor.
 
 use std::time::Duration;
 

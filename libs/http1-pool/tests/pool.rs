@@ -162,12 +162,21 @@ async fn idle_connections_are_bounded_per_destination() {
 async fn a_connection_idle_past_the_timeout_is_not_reused() {
     let service = Service::start("ok", usize::MAX).await;
     let pool = Pool::new(8, Duration::from_secs(60));
-    assert_eq!(text(get(&pool, service.addr).await.expect("answer")).await, "ok");
+    assert_eq!(
+        text(get(&pool, service.addr).await.expect("answer")).await,
+        "ok"
+    );
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_eq!(text(get(&pool, service.addr).await.expect("answer")).await, "ok");
+    assert_eq!(
+        text(get(&pool, service.addr).await.expect("answer")).await,
+        "ok"
+    );
     assert_eq!(service.connections(), 1, "idle 59 s: reused");
     tokio::time::advance(Duration::from_secs(61)).await;
-    assert_eq!(text(get(&pool, service.addr).await.expect("answer")).await, "ok");
+    assert_eq!(
+        text(get(&pool, service.addr).await.expect("answer")).await,
+        "ok"
+    );
     assert_eq!(service.connections(), 2, "idle 61 s: a new connection");
 }
 
