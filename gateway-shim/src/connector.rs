@@ -148,14 +148,32 @@ impl ProxyClient {
     }
 }
 
-/// `Host` for a backend: its host, and its port only when not the scheme's default.
+/// `Host` for a backend: its host, and its port only when not the scheme's default. Read off
+/// the authority's text (no port parsing, no formatting: this runs on every request).
 fn host_header(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue> {
-    let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
-    match authority.port_u16() {
-        Some(port) if port != default_port => {
-            HeaderValue::try_from(format!("{}:{port}", authority.host())).ok()
-        }
-        _ => HeaderValue::from_str(authority.host()).ok(),
+    let text = authority.as_str();
+    if text.contains('@') {
+        // Credentials in the URL never go into Host.
+        let host = authority.host();
+        return match authority.port() {
+            Some(port) if !is_default_port(scheme, port.as_str()) => {
+                HeaderValue::try_from(format!("{host}:{port}")).ok()
+            }
+            _ => HeaderValue::from_str(host).ok(),
+        };
+    }
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if is_default_port(scheme, port) => host,
+        _ => text,
+    };
+    HeaderValue::from_str(host).ok()
+}
+
+fn is_default_port(scheme: &Scheme, port: &str) -> bool {
+    port == if *scheme == Scheme::HTTPS {
+        "443"
+    } else {
+        "80"
     }
 }
 
@@ -371,6 +389,18 @@ mod tests {
             (Scheme::HTTP, "127.0.0.1:8080", "127.0.0.1:8080"),
             (Scheme::HTTPS, "backend.example:80", "backend.example:80"),
             (Scheme::HTTPS, "[::1]:8443", "[::1]:8443"),
+            (Scheme::HTTPS, "[::1]:443", "[::1]"),
+            (Scheme::HTTPS, "[::1]", "[::1]"),
+            (
+                Scheme::HTTP,
+                "user:secret@backend.example:8080",
+                "backend.example:8080",
+            ),
+            (
+                Scheme::HTTP,
+                "user:secret@backend.example:80",
+                "backend.example",
+            ),
         ];
         for (scheme, authority, want) in cases {
             let authority = Authority::from_static(authority);
