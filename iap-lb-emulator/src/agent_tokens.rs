@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use axum::http::HeaderValue;
+
 /// Reuse stops this long before `exp`, so a token never expires in flight (google-auth refreshes
 /// its credentials with a similar margin).
 pub const REFRESH_MARGIN: u64 = 300;
@@ -20,7 +22,9 @@ pub const REFRESH_MARGIN: u64 = 300;
 #[derive(Debug, Clone)]
 struct Minted {
     kid: String,
-    token: String,
+    /// `Bearer <token>`, validated as a header value once: a clone shares its bytes, so a
+    /// request neither copies nor re-checks the token.
+    bearer: HeaderValue,
     exp: u64,
 }
 
@@ -31,34 +35,35 @@ pub struct AgentTokens {
 }
 
 impl AgentTokens {
-    /// The token for `audience`: the cached one while it is fresh and signed by `signing_kid`,
-    /// else what `mint` returns (its token and `exp`), which is then cached. `None` when
-    /// minting fails; nothing is cached then.
+    /// `Bearer <token>` for `audience`: the cached token while it is fresh and signed by
+    /// `signing_kid`, else what `mint` returns (its token and `exp`), which is then cached.
+    /// `None` when minting fails or the token is not a header value; nothing is cached then.
     pub fn get_or_mint(
         &self,
         audience: &str,
         signing_kid: &str,
         now: u64,
         mint: impl FnOnce() -> Option<(String, u64)>,
-    ) -> Option<String> {
+    ) -> Option<HeaderValue> {
         if let Some(hit) = self
             .lock()
             .get(audience)
             .filter(|m| m.kid == signing_kid && m.exp.saturating_sub(REFRESH_MARGIN) > now)
         {
-            return Some(hit.token.clone());
+            return Some(hit.bearer.clone());
         }
         // Minted outside the lock: two first requests may both sign, which is harmless.
         let (token, exp) = mint()?;
+        let bearer = HeaderValue::try_from(["Bearer ", &token].concat()).ok()?;
         self.lock().insert(
             audience.to_string(),
             Minted {
                 kid: signing_kid.to_string(),
-                token: token.clone(),
+                bearer: bearer.clone(),
                 exp,
             },
         );
-        Some(token)
+        Some(bearer)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Minted>> {
@@ -75,6 +80,10 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    fn text(bearer: Option<HeaderValue>) -> Option<String> {
+        bearer.map(|v| v.to_str().expect("ascii").to_string())
+    }
+
     fn minter<'a>(calls: &'a Cell<u32>, exp: u64) -> impl FnOnce() -> Option<(String, u64)> + 'a {
         move || {
             calls.set(calls.get() + 1);
@@ -86,9 +95,9 @@ mod tests {
     fn a_fresh_token_is_reused_for_its_audience() {
         let cache = AgentTokens::default();
         let calls = Cell::new(0);
-        let first = cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600));
-        let again = cache.get_or_mint("aud", "k1", 2000, minter(&calls, 5600));
-        assert_eq!(first.as_deref(), Some("token-1"));
+        let first = text(cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600)));
+        let again = text(cache.get_or_mint("aud", "k1", 2000, minter(&calls, 5600)));
+        assert_eq!(first.as_deref(), Some("Bearer token-1"));
         assert_eq!(again, first);
         assert_eq!(calls.get(), 1);
     }
@@ -108,8 +117,9 @@ mod tests {
         let cache = AgentTokens::default();
         let calls = Cell::new(0);
         cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600));
-        let later = cache.get_or_mint("aud", "k1", 4600 - REFRESH_MARGIN, minter(&calls, 8000));
-        assert_eq!(later.as_deref(), Some("token-2"));
+        let later =
+            text(cache.get_or_mint("aud", "k1", 4600 - REFRESH_MARGIN, minter(&calls, 8000)));
+        assert_eq!(later.as_deref(), Some("Bearer token-2"));
     }
 
     #[test]
@@ -117,8 +127,8 @@ mod tests {
         let cache = AgentTokens::default();
         let calls = Cell::new(0);
         cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600));
-        let rotated = cache.get_or_mint("aud", "k2", 1001, minter(&calls, 4601));
-        assert_eq!(rotated.as_deref(), Some("token-2"));
+        let rotated = text(cache.get_or_mint("aud", "k2", 1001, minter(&calls, 4601)));
+        assert_eq!(rotated.as_deref(), Some("Bearer token-2"));
     }
 
     #[test]
@@ -126,7 +136,17 @@ mod tests {
         let cache = AgentTokens::default();
         assert_eq!(cache.get_or_mint("aud", "k1", 1000, || None), None);
         let calls = Cell::new(0);
-        let next = cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600));
-        assert_eq!(next.as_deref(), Some("token-1"));
+        let next = text(cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600)));
+        assert_eq!(next.as_deref(), Some("Bearer token-1"));
+    }
+
+    #[test]
+    fn a_token_that_is_not_a_header_value_is_not_cached() {
+        let cache = AgentTokens::default();
+        let broken = cache.get_or_mint("aud", "k1", 1000, || Some(("a\nb".to_string(), 4600)));
+        assert_eq!(broken, None);
+        let calls = Cell::new(0);
+        let next = text(cache.get_or_mint("aud", "k1", 1000, minter(&calls, 4600)));
+        assert_eq!(next.as_deref(), Some("Bearer token-1"));
     }
 }

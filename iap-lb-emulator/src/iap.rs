@@ -352,13 +352,6 @@ pub fn authenticate(
     let now = google_tokens::now_unix();
 
     if iss == GOOGLE_ISSUER || iss == GOOGLE_ISSUER_BARE {
-        let audiences = state
-            .config
-            .topology
-            .iap()
-            .allowed_audiences()
-            .map(|c| c.as_str().to_string())
-            .collect();
         let keys = state
             .keys
             .google
@@ -375,12 +368,7 @@ pub fn authenticate(
         }
         let Principal { email, sub } = state
             .signatures
-            .verify(
-                token,
-                &keys,
-                &Policy::google_id_token(audiences).requiring_email(),
-                now,
-            )
+            .verify(token, &keys, &state.policies.iap, now)
             .map_err(denial_for)?;
         let kind = PrincipalKind::of(&email, &state.accounts);
         return Ok(Identity {

@@ -5,8 +5,12 @@
 //! (key rings, minted service-account keys, Firebase users) hold `std::sync` locks that are never
 //! held across an `.await` (style.md section 7).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use blueprint::Topology;
+use google_tokens::Policy;
 
 use crate::config::Config;
 use crate::firebase::FirebaseUsers;
@@ -60,6 +64,8 @@ pub struct Shared {
     /// Signatures of Google-signed ID tokens already verified (IAP's and Cloud Run's checks see
     /// the same tokens on every request); claims are still checked each time.
     pub signatures: google_tokens::SignatureCache,
+    /// The rules each Google ID token check applies, built once from the topology.
+    pub policies: TokenPolicies,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
     pub key_faults: std::sync::RwLock<std::collections::HashMap<Issuer, axum::http::StatusCode>>,
     /// Unix seconds at start (`instance_creation_timestamp` of `format=full` tokens).
@@ -67,6 +73,41 @@ pub struct Shared {
 }
 
 pub type AppState = Arc<Shared>;
+
+/// What IAP and Cloud Run's invoker check accept of a Google ID token. Both follow from the
+/// topology alone, which does not change while the emulator runs, so they are built at start
+/// rather than per request (each is a handful of owned strings).
+#[derive(Debug)]
+pub struct TokenPolicies {
+    /// IAP: audience the OAuth client or a programmatic client, `email` required (item 16).
+    pub iap: Policy,
+    /// Cloud Run, by service name: audience one of the service's run.app URLs or custom
+    /// audiences (item 46).
+    invoker: BTreeMap<String, Policy>,
+}
+
+impl TokenPolicies {
+    pub fn from_topology(topology: &Topology) -> Self {
+        let client_ids = topology.iap().allowed_audiences();
+        Self {
+            iap: Policy::google_id_token(client_ids.map(|c| c.as_str().to_string()).collect())
+                .requiring_email(),
+            invoker: topology
+                .services()
+                .iter()
+                .map(|s| {
+                    let policy = Policy::google_id_token(s.invoker_audiences().to_vec());
+                    (s.name().as_str().to_string(), policy)
+                })
+                .collect(),
+        }
+    }
+
+    /// The invoker check's policy of the service `name`.
+    pub fn invoker(&self, name: &str) -> Option<&Policy> {
+        self.invoker.get(name)
+    }
+}
 
 impl Shared {
     /// The status `issuer`'s key endpoints are made to answer with, if any.
@@ -96,6 +137,7 @@ impl Shared {
     pub fn new(config: Config, keys: KeyStore, addrs: Addrs) -> Result<AppState, reqwest::Error> {
         let accounts = ServiceAccounts::new(&config.service_accounts());
         let services = Services::from_topology(&config.topology);
+        let policies = TokenPolicies::from_topology(&config.topology);
         Ok(Arc::new(Self {
             config,
             keys,
@@ -110,6 +152,7 @@ impl Shared {
             agent_tokens: Default::default(),
             assertions: Default::default(),
             signatures: Default::default(),
+            policies,
             started_at: google_tokens::now_unix(),
         }))
     }

@@ -34,8 +34,7 @@
 
 use std::net::SocketAddr;
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use blueprint::IngressSource;
@@ -46,10 +45,6 @@ use crate::browser;
 use crate::hosts::run_app::{self, Caller, X_SERVERLESS_AUTHORIZATION};
 use crate::iap::{self, ACCOUNTS_PREFIX, Identity, TestAssertion};
 use crate::state::{AppState, Scheme};
-
-pub fn router(state: AppState) -> Router {
-    Router::new().fallback(entry).with_state(state)
-}
 
 /// `gcp-iap-mode` and `iap-secure-token-test-type` from a query string.
 fn iap_mode(query: Option<&str>) -> (Option<String>, Option<String>) {
@@ -116,74 +111,80 @@ fn without_mode(path_and_query: &str) -> String {
     }
 }
 
-async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
-    let domain = state.config.domain().to_string();
-    let host = req
-        .headers()
+/// One request on the load balancer's domain, from the URL map to the serverless NEG (see the
+/// module documentation). Called by the dispatcher directly, not through a router of its own:
+/// this is the hot path of every scenario and benchmark.
+///
+/// The request is taken apart once, so the host, path and query are read in place for the
+/// whole check while IAP rewrites the headers beside them.
+pub async fn serve(state: &AppState, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let domain = state.config.domain();
+    let topology = &state.config.topology;
+    let path = parts.uri.path();
+    let host = parts
+        .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| domain.clone());
-    let path = req.uri().path().to_owned();
-    let topology = state.config.topology.clone();
-    let service = topology.route(&host, &path);
-    let name = service.name().as_str().to_string();
-    let Some(current) = state.services.get(&name) else {
+        .unwrap_or(domain);
+    let service = topology.route(host, path);
+    let name = service.name().as_str();
+    let Some(current) = state.services.get(name) else {
         return crate::google_html::not_found();
     };
-    let stripped = iap::strip_client_google_headers(req.headers_mut());
+    let stripped = iap::strip_client_google_headers(&mut parts.headers);
     if stripped > 0 {
         tracing::info!(service = %name, count = stripped, "iap: dropped client x-goog-* headers");
     }
-    let peer = req
-        .extensions()
+    let peer = parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let scheme = req
-        .extensions()
+    let scheme = parts
+        .extensions
         .get::<Scheme>()
         .copied()
         .unwrap_or(Scheme::Https);
 
-    let path_and_query = req
-        .uri()
+    let path_and_query = parts
+        .uri
         .path_and_query()
         .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .to_string();
-    let mode = Mode::of(req.uri().query());
+        .unwrap_or("/");
+    let query = parts.uri.query();
+    let mode = Mode::of(query);
     if let Some(rest) = path.strip_prefix("/_gcp_iap/") {
         // IAP's own paths (item 34): answered by IAP, never the backend's.
-        return gcp_iap_path(&state, rest, req.uri().query(), req.headers(), &domain);
+        return gcp_iap_path(state, rest, query, &parts.headers, domain);
     }
     match mode {
         Some(Mode::ClearLoginCookie) => {
-            return clear_login_cookie(&state, req.headers(), &domain);
+            return clear_login_cookie(state, &parts.headers, domain);
         }
         Some(Mode::ForceLogin) => {
-            let target = format!("https://{domain}{}", without_mode(&path_and_query));
+            let target = format!("https://{domain}{}", without_mode(path_and_query));
             tracing::info!(service = %name, "iap: gcp-iap-mode=FORCE_LOGIN");
             return iap::Denial::EmptyToken {
-                location: iap::sign_in_location(&state, &target),
+                location: iap::sign_in_location(state, &target),
                 ajax: false,
             }
             .into_response();
         }
         Some(Mode::SessionRefresher) => {
-            return session_refresher(&state, req.headers(), &domain, &path_and_query);
+            return session_refresher(state, &parts.headers, domain, path_and_query);
         }
         _ => {}
     }
-    let options_pass = req.method() == Method::OPTIONS && topology.iap().allow_http_options();
+    let options_pass = parts.method == Method::OPTIONS && topology.iap().allow_http_options();
     if options_pass {
         tracing::info!(service = %name, decision = "allowed", reason = "OPTIONS with allowHttpOptions", "iap");
     } else {
         let target = iap::RequestTarget {
-            domain: &domain,
-            path: &path,
-            path_and_query: &path_and_query,
+            domain,
+            path,
+            path_and_query,
         };
-        let identity = match iap::authenticate(&state, req.headers(), target) {
+        let identity = match iap::authenticate(state, &parts.headers, target) {
             Ok(identity) => identity,
             Err(denial) => {
                 tracing::info!(service = %name, decision = "denied", reason = ?denial, "iap");
@@ -203,7 +204,7 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
             _ => TestAssertion::NotSet,
         };
         let assertion =
-            match iap::assertion(&state, service.iap_audience().as_str(), &identity, test) {
+            match iap::assertion(state, service.iap_audience().as_str(), &identity, test) {
                 Ok(a) => a,
                 Err(err) => {
                     tracing::error!(error = %err, "signing an IAP assertion failed");
@@ -211,25 +212,24 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
                 }
             };
         tracing::info!(service = %name, principal = %identity.email, decision = "allowed", test = ?test, "iap");
-        iap::add_identity_headers(req.headers_mut(), &identity, assertion);
+        iap::add_identity_headers(&mut parts.headers, &identity, assertion);
     }
 
     // IAP calls Cloud Run as its service agent (items 27, 39).
-    match agent_token(&state, service) {
-        Some(token) => {
-            if let Ok(v) = HeaderValue::try_from(["Bearer ", token.as_str()].concat()) {
-                req.headers_mut()
-                    .insert(X_SERVERLESS_AUTHORIZATION.clone(), v);
-            }
+    match agent_token(state, service) {
+        Some(bearer) => {
+            parts
+                .headers
+                .insert(X_SERVERLESS_AUTHORIZATION.clone(), bearer);
         }
         None => {
-            req.headers_mut().remove(&X_SERVERLESS_AUTHORIZATION);
+            parts.headers.remove(&X_SERVERLESS_AUTHORIZATION);
         }
     }
     run_app::serve(
-        &state,
-        &name,
-        req,
+        state,
+        name,
+        Request::from_parts(parts, body),
         Caller {
             source: IngressSource::ExternalLoadBalancer,
             peer,
@@ -239,21 +239,28 @@ async fn entry(State(state): State<AppState>, mut req: Request) -> Response {
     .await
 }
 
-/// An ID token of IAP's service agent for the service's run.app URL, reused until near expiry
-/// ([`crate::agent_tokens`]).
-fn agent_token(state: &AppState, service: &blueprint::Service) -> Option<String> {
-    let agent = state.config.topology.iap_service_agent();
-    let account = state.accounts.resolve(agent.as_str())?;
+/// `Bearer <ID token>` of IAP's service agent for the service's run.app URL, as a header value
+/// reused until near expiry ([`crate::agent_tokens`]).
+fn agent_token(state: &AppState, service: &blueprint::Service) -> Option<HeaderValue> {
     // The run.app URL: the legacy one when the region's code is known, else the deterministic.
     let audience = service.invoker_audiences().first()?;
-    let kid = state.keys.google.signing_kid()?;
+    // The kid and the signature come from one key, even when a rotation happens in between.
+    let key = state.keys.google.signing_key()?;
     let now = google_tokens::now_unix();
-    state.agent_tokens.get_or_mint(audience, &kid, now, || {
-        let claims =
-            GoogleIdClaims::for_service_account(&account.email, &account.unique_id, audience, now);
-        let token = state.keys.google.sign(&claims).ok()?;
-        Some((token, claims.exp))
-    })
+    state
+        .agent_tokens
+        .get_or_mint(audience, key.kid(), now, || {
+            let agent = state.config.topology.iap_service_agent();
+            let account = state.accounts.resolve(agent.as_str())?;
+            let claims = GoogleIdClaims::for_service_account(
+                &account.email,
+                &account.unique_id,
+                audience,
+                now,
+            );
+            let token = key.sign(&claims).ok()?;
+            Some((token, claims.exp))
+        })
 }
 
 /// IAP's `/_gcp_iap/` paths (item 34, observed in use; none is documented, so what each

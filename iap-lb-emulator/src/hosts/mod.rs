@@ -1,7 +1,9 @@
 //! One module per emulated Google box, each building the axum router that box answers with.
 //!
 //! [`HostRouters`] holds one router per [`GoogleHost`] variant, built once at start; the
-//! dispatcher (`crate::dispatch`) picks one per request. Helpers shared by several boxes live
+//! dispatcher (`crate::dispatch`) picks one per request. The load balancer ([`lb::serve`]) and
+//! Cloud Run's front end ([`run_app::front_door`]) have no router: each answers every path of
+//! its host, and the dispatcher calls it directly. Helpers shared by several boxes live
 //! here: the key-endpoint response (JSON plus Google's `Cache-Control`, item 78) and the
 //! fallback 404 page.
 
@@ -41,8 +43,6 @@ pub struct HostRouters {
     identitytoolkit: Router,
     securetoken: Router,
     admin: Router,
-    run_app: Router,
-    lb: Router,
     iap: Router,
 }
 
@@ -56,15 +56,15 @@ impl HostRouters {
             gstatic: gstatic::router(state.clone()),
             identitytoolkit: identitytoolkit::router(state.clone()),
             securetoken: securetoken::router(state.clone()),
-            run_app: run_app::router(state.clone()),
-            lb: lb::router(state.clone()),
             iap: iap_web::router(state.clone()),
             admin: admin::router(state),
         }
     }
 
-    pub fn get(&self, host: &GoogleHost) -> Router {
-        match host {
+    /// The router of `host`'s box; `None` for the two boxes without one (see the module
+    /// documentation).
+    pub fn get(&self, host: &GoogleHost) -> Option<Router> {
+        Some(match host {
             GoogleHost::Metadata => self.metadata.clone(),
             GoogleHost::Accounts => self.accounts.clone(),
             GoogleHost::GoogleApis => self.googleapis.clone(),
@@ -73,10 +73,9 @@ impl HostRouters {
             GoogleHost::IdentityToolkit => self.identitytoolkit.clone(),
             GoogleHost::SecureToken => self.securetoken.clone(),
             GoogleHost::Emulator => self.admin.clone(),
-            GoogleHost::RunApp(_) => self.run_app.clone(),
-            GoogleHost::LoadBalancer => self.lb.clone(),
             GoogleHost::Iap => self.iap.clone(),
-        }
+            GoogleHost::RunApp(_) | GoogleHost::LoadBalancer => return None,
+        })
     }
 }
 

@@ -27,6 +27,13 @@ pub const HOP_BY_HOP: [HeaderName; 9] = [
 /// Removes the hop-by-hop headers from `headers`, including every header that a `Connection`
 /// value names (a name that is not a valid header name is ignored).
 pub fn strip(headers: &mut HeaderMap) {
+    // One pass over the names first: most messages carry none of these, and each `remove` is a
+    // hash and a probe (nine per message, two messages per proxied request: 2 % of the IAP
+    // hop's instructions under callgrind). `Connection` is in the set, so a message without
+    // any of them names nothing to drop either.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -78,6 +85,18 @@ mod tests {
         h.insert("authorization", "Bearer t".parse().expect("v"));
         strip(&mut h);
         assert_eq!(names(&h), vec!["authorization"]);
+    }
+
+    #[test]
+    fn a_single_hop_by_hop_header_is_found_among_the_others() {
+        for name in &HOP_BY_HOP {
+            let mut h = HeaderMap::new();
+            h.insert("content-type", "text/plain".parse().expect("v"));
+            h.insert(name, "x".parse().expect("v"));
+            h.insert("x-kept", "1".parse().expect("v"));
+            strip(&mut h);
+            assert_eq!(names(&h), vec!["content-type", "x-kept"], "{name}");
+        }
     }
 
     #[test]
