@@ -16,14 +16,15 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Extension;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
+use crate::dispatch::Listener;
 use crate::host::{GOOGLE_HOSTS, METADATA_HOST};
 use crate::keys::{Issuer, KeyStore, KeysError};
 use crate::state::{Addrs, AppState, Scheme, Shared};
@@ -125,7 +126,7 @@ impl Emulator {
         let domain = config.domain().to_string();
         let state: AppState =
             Shared::new(config, keys, addrs).map_err(|e| StartError::Client(e.to_string()))?;
-        let app = crate::dispatch::app(state.clone());
+        let dispatch = crate::dispatch::Dispatch::new(state.clone());
 
         let http_handle: Handle<SocketAddr> = Handle::new();
         let https_handle: Handle<SocketAddr> = Handle::with_control(http_handle.control());
@@ -138,13 +139,8 @@ impl Emulator {
         )
         .map_err(StartError::Listen)?
         .handle(https_handle);
-        let http_app = app
-            .clone()
-            .layer(Extension(Scheme::Http))
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let https_app = app
-            .layer(Extension(Scheme::Https))
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let http_app = Listener::new(Arc::clone(&dispatch), Scheme::Http);
+        let https_app = Listener::new(dispatch, Scheme::Https);
         let http_task = tokio::spawn(http_server.serve(http_app));
         let https_task = tokio::spawn(https_server.serve(https_app));
 

@@ -29,6 +29,8 @@
 //! Every answer IAP itself makes carries `X-Goog-IAP-Generated-Response: true` (item 18) and
 //! `Content-Type: text/html; charset=UTF-8` (item 16), even for plain-text bodies.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -36,7 +38,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blueprint::Member;
 use google_tokens::claims::{GOOGLE_ISSUER, GOOGLE_ISSUER_BARE};
 use google_tokens::jwt::{MalformedToken, split};
-use google_tokens::{IapClaims, Policy, VerifyError};
+use google_tokens::{IapClaims, Policy, VerifiedToken, VerifyError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -269,13 +271,49 @@ pub fn sign_in_location(state: &AppState, target_uri: &str) -> String {
     )
 }
 
-fn bearer<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    let value = headers.get(name)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-        .filter(|t| !t.is_empty())
+/// A bearer credential as a request carries it.
+struct Bearer<'a> {
+    value: &'a HeaderValue,
+    /// `value` as text.
+    text: &'a str,
+    /// The token, a slice of `text`.
+    token: &'a str,
+}
+
+fn bearer<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Bearer<'a>> {
+    let value = headers.get(name)?;
+    let text = value.to_str().ok()?;
+    let (scheme, token) = text.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(Bearer {
+        value,
+        text,
+        token,
+    })
+}
+
+/// Google's current ID-token keys, for IAP.
+fn google_keys(state: &AppState) -> Result<Arc<google_tokens::KeySet>, Denial> {
+    state
+        .keys
+        .google
+        .key_set()
+        .map_err(|_| Denial::BadSignature)
+}
+
+/// The identity a Google ID token that passed IAP's policy names: only the two claims IAP
+/// passes on are read, out of the claims the signature cache took out of the payload once.
+fn google_identity(state: &AppState, verified: &VerifiedToken) -> Result<Identity, Denial> {
+    let claims = verified.claims();
+    // The policy requires a string email; its check refused any token without one.
+    let email = claims.email().ok_or(Denial::EmailNotAString)?.to_string();
+    let kind = PrincipalKind::of(&email, &state.accounts);
+    Ok(Identity {
+        email,
+        // A `sub` that is not a string reads as empty, as it always has.
+        user_id: claims.sub().unwrap_or_default().to_string(),
+        kind,
+    })
 }
 
 /// The browser session named by IAP's cookie, if any.
@@ -320,7 +358,30 @@ pub fn authenticate(
     headers: &HeaderMap,
     target: RequestTarget<'_>,
 ) -> Result<Identity, Denial> {
-    let Some(token) = bearer(headers, &header::PROXY_AUTHORIZATION)
+    // A header seen before (`crate::credentials`) carried a Google ID token whose signature
+    // verified: it is checked again with IAP's policy, without reading the header again.
+    // Proxy-Authorization comes first, as below.
+    let remembered = match headers.get(header::PROXY_AUTHORIZATION) {
+        Some(value) => state.credentials.get(value),
+        None => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| state.credentials.get(value)),
+    };
+    if let Some(seen) = remembered {
+        let keys = google_keys(state)?;
+        let verified = state
+            .signatures
+            .verify_seen(
+                seen.token(),
+                Some(seen.verified()),
+                &keys,
+                &state.policies.iap,
+                google_tokens::now_unix(),
+            )
+            .map_err(denial_for)?;
+        return google_identity(state, &verified);
+    }
+    let Some(credential) = bearer(headers, &header::PROXY_AUTHORIZATION)
         .or_else(|| bearer(headers, &header::AUTHORIZATION))
     else {
         // No bearer: a browser session cookie, else the sign-in redirect.
@@ -331,6 +392,7 @@ pub fn authenticate(
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest")),
         });
     };
+    let token = credential.token;
     if token.starts_with(ACCESS_TOKEN_PREFIX)
         && state.config.iap_access_tokens == IapAccessTokens::Accepted
     {
@@ -338,44 +400,32 @@ pub fn authenticate(
     }
     // The issuer picks the keys. A token verified before gives it from the cache; any other is
     // decoded here (and refused when it does not parse). Either way nothing is trusted yet.
-    let iss = match state.signatures.unchecked_payload(token) {
-        Some(payload) => payload["iss"].as_str().unwrap_or_default().to_string(),
+    let seen = state.signatures.seen(token);
+    let decoded;
+    let iss = match &seen {
+        Some(verified) => verified.claims().iss().unwrap_or_default(),
         None => {
             let parts = split(token).map_err(|e| match e {
                 MalformedToken::BadSignatureEncoding => Denial::BadSignature,
                 _ => Denial::UnparsableJwt,
             })?;
-            unverified_issuer(parts.payload_b64)?
+            decoded = unverified_issuer(parts.payload_b64)?;
+            decoded.as_str()
         }
     };
-    let iss = iss.as_str();
     let now = google_tokens::now_unix();
 
     if iss == GOOGLE_ISSUER || iss == GOOGLE_ISSUER_BARE {
-        let keys = state
-            .keys
-            .google
-            .key_set()
-            .map_err(|_| Denial::BadSignature)?;
-        // Only the two claims IAP passes on are read out of the verified payload (a `Value`
-        // would copy every claim on each request).
-        #[derive(serde::Deserialize)]
-        struct Principal {
-            email: String,
-            /// Any JSON: a `sub` that is not a string reads as empty, as it always has.
-            #[serde(default)]
-            sub: Value,
-        }
-        let Principal { email, sub } = state
+        let keys = google_keys(state)?;
+        let verified = state
             .signatures
-            .verify(token, &keys, &state.policies.iap, now)
+            .verify_seen(token, seen, &keys, &state.policies.iap, now)
             .map_err(denial_for)?;
-        let kind = PrincipalKind::of(&email, &state.accounts);
-        return Ok(Identity {
-            email,
-            user_id: sub.as_str().unwrap_or_default().to_string(),
-            kind,
-        });
+        let identity = google_identity(state, &verified)?;
+        state
+            .credentials
+            .remember(credential.value, credential.text, token, verified);
+        return Ok(identity);
     }
     let Some(account) = state.accounts.resolve(iss) else {
         return Err(Denial::BadSignature);

@@ -60,6 +60,7 @@ pub mod agent_tokens;
 pub mod assertions;
 pub mod browser;
 pub mod config;
+pub mod credentials;
 mod dispatch;
 pub mod emulator;
 pub mod firebase;

@@ -18,7 +18,8 @@ use crate::keys::{Issuer, KeyStore};
 use crate::service_accounts::ServiceAccounts;
 use crate::services::Services;
 
-/// Which listener a request arrived on; inserted as a request extension by each listener.
+/// Which listener a request arrived on: part of its [`Connection`], and a request extension
+/// for the boxes served by a router (the admin surface reads it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Http,
@@ -30,6 +31,40 @@ impl Scheme {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
+        }
+    }
+}
+
+/// The connection a request came in on, as the listener accepted it. The dispatcher hands it to
+/// the load balancer and the run.app front end as an argument (no request extension to insert
+/// and look up on the hot path); routers get it as `ConnectInfo<SocketAddr>` and [`Scheme`]
+/// extensions. Both are `None` for a request that came through no socket (tests driving the
+/// router); the hot path then takes HTTPS and no peer address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Connection {
+    pub peer: Option<SocketAddr>,
+    pub scheme: Option<Scheme>,
+}
+
+impl Connection {
+    /// The connection recorded in `extensions` (`ConnectInfo`, [`Scheme`]), where a router
+    /// put it.
+    pub fn of(extensions: &axum::http::Extensions) -> Self {
+        Self {
+            peer: extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            scheme: extensions.get::<Scheme>().copied(),
+        }
+    }
+
+    /// Records this connection in `extensions`, for a box served by a router.
+    pub fn insert_into(self, extensions: &mut axum::http::Extensions) {
+        if let Some(peer) = self.peer {
+            extensions.insert(axum::extract::ConnectInfo(peer));
+        }
+        if let Some(scheme) = self.scheme {
+            extensions.insert(scheme);
         }
     }
 }
@@ -64,6 +99,8 @@ pub struct Shared {
     /// Signatures of Google-signed ID tokens already verified (IAP's and Cloud Run's checks see
     /// the same tokens on every request); claims are still checked each time.
     pub signatures: google_tokens::SignatureCache,
+    /// Bearer headers seen on the hot path (`crate::credentials`).
+    pub credentials: crate::credentials::SeenCredentials,
     /// The rules each Google ID token check applies, built once from the topology.
     pub policies: TokenPolicies,
     /// Key endpoints made to fail on purpose: issuer → status they answer with.
@@ -152,6 +189,7 @@ impl Shared {
             agent_tokens: Default::default(),
             assertions: Default::default(),
             signatures: Default::default(),
+            credentials: Default::default(),
             policies,
             started_at: google_tokens::now_unix(),
         }))

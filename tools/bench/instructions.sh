@@ -14,7 +14,10 @@
 # Each hop runs under `valgrind --tool=callgrind`; N requests (default 1000) go over one
 # keep-alive connection after 200 of warm-up; the counters are zeroed before them
 # (callgrind_control -z) and dumped after, and the total is divided by N. Everything listens on
-# 127.0.0.1. valgrind and nginx come from Debian when missing.
+# 127.0.0.1. valgrind and nginx come from Debian when missing. To see where the instructions go,
+# build with symbols (CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
+# and a CARGO_TARGET_DIR of its own) and set CALLGRIND_KEEP=DIR: each hop's dump is copied there
+# as callgrind.NAME, for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tools/bench/hop.sh
@@ -56,6 +59,10 @@ cg_measure() {
         sleep 0.1
     done
     total=$(awk '/^summary:/ {print $2}' "$dump")
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then
+        mkdir -p "$CALLGRIND_KEEP"
+        cp "$dump" "$CALLGRIND_KEEP/callgrind.$name"
+    fi
     kill "$cg_pid" 2>/dev/null || true
     wait "$cg_pid" 2>/dev/null || true
     printf '%-14s %8d instructions per request\n' "$name" $((total / N))

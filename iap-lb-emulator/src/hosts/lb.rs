@@ -32,9 +32,7 @@
 //!    [`IngressSource::ExternalLoadBalancer`], the only way a request becomes load-balancer
 //!    traffic for ingress.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use blueprint::IngressSource;
@@ -44,7 +42,7 @@ use serde_json::json;
 use crate::browser;
 use crate::hosts::run_app::{self, Caller, X_SERVERLESS_AUTHORIZATION};
 use crate::iap::{self, ACCOUNTS_PREFIX, Identity, TestAssertion};
-use crate::state::{AppState, Scheme};
+use crate::state::{AppState, Connection, Scheme};
 
 /// `gcp-iap-mode` and `iap-secure-token-test-type` from a query string.
 fn iap_mode(query: Option<&str>) -> (Option<String>, Option<String>) {
@@ -117,7 +115,7 @@ fn without_mode(path_and_query: &str) -> String {
 ///
 /// The request is taken apart once, so the host, path and query are read in place for the
 /// whole check while IAP rewrites the headers beside them.
-pub async fn serve(state: &AppState, req: Request) -> Response {
+pub async fn serve(state: &AppState, conn: Connection, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     let domain = state.config.domain();
     let topology = &state.config.topology;
@@ -136,15 +134,8 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
     if stripped > 0 {
         tracing::info!(service = %name, count = stripped, "iap: dropped client x-goog-* headers");
     }
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let scheme = parts
-        .extensions
-        .get::<Scheme>()
-        .copied()
-        .unwrap_or(Scheme::Https);
+    let peer = conn.peer.map(|p| p.ip());
+    let scheme = conn.scheme.unwrap_or(Scheme::Https);
 
     let path_and_query = parts
         .uri

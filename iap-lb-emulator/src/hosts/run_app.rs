@@ -35,27 +35,26 @@
 //! 6. **The service**: its upstream (`local.upstreams` or `Config::upstreams`), request and
 //!    answer streamed, 504 after `Config::request_timeout` (item 50).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use blueprint::{IngressSource, InvokerIamCheck, Member, Service};
 use cloud_run::{TRACEPARENT, TraceContext, X_CLOUD_TRACE_CONTEXT};
-use google_tokens::GoogleIdClaims;
 
 use crate::config::IngressRefusal;
+use crate::credentials::{self, SeenCredential};
 use crate::google_html;
 use crate::services::{PrincipalKind, ServiceState, covers};
-use crate::state::{AppState, Scheme};
+use crate::state::{AppState, Connection, Scheme};
 use crate::upstream::{self, UpstreamError};
 
 /// The header IAP (and other callers that keep `Authorization` for the app) authenticate to
 /// Cloud Run with (items 27, 46).
 pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
     HeaderName::from_static("x-serverless-authorization");
-/// What replaces the signature of the credential the container receives.
-pub const SIGNATURE_REMOVED: &str = "SIGNATURE_REMOVED_BY_GOOGLE";
 
 /// Who sent a request, as the front end sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,24 +70,17 @@ pub struct Caller {
 /// A request to the run.app `host` (lowercased) from outside the load balancer: the caller is
 /// internal only when its address is a declared internal caller. Called by the dispatcher
 /// directly, as [`crate::hosts::lb::serve`] is.
-pub async fn front_door(state: &AppState, host: &str, req: Request) -> Response {
+pub async fn front_door(state: &AppState, host: &str, conn: Connection, req: Request) -> Response {
     let Some(service) = state.config.topology.service_by_run_app_host(host) else {
         tracing::info!(host = %host, decision = "denied", reason = "no service has this run.app host", "cloud run");
         return google_html::not_found();
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = conn.peer.map(|p| p.ip());
     let source = match peer {
         Some(ip) if state.config.internal_callers.contains(&ip) => IngressSource::Internal,
         _ => IngressSource::Internet,
     };
-    let scheme = req
-        .extensions()
-        .get::<Scheme>()
-        .copied()
-        .unwrap_or(Scheme::Https);
+    let scheme = conn.scheme.unwrap_or(Scheme::Https);
     serve(
         state,
         service.name().as_str(),
@@ -156,9 +148,19 @@ pub async fn serve(
             // replayable token. `Authorization` is the app's own header then (item 46).
             strip_signature(req.headers_mut(), &X_SERVERLESS_AUTHORIZATION);
         }
-        Ok(Invoker::Member { principal, header }) => {
+        Ok(Invoker::Member {
+            principal,
+            header,
+            credential,
+        }) => {
             tracing::info!(service = service_name, principal = %principal, decision = "allowed", reason = "run.invoker", "cloud run");
-            strip_signature(req.headers_mut(), &header);
+            // The unsigned header was built when this credential was first seen.
+            match credential.unsigned() {
+                Some(v) => {
+                    req.headers_mut().insert(header, v.clone());
+                }
+                None => strip_signature(req.headers_mut(), &header),
+            }
         }
         Err(denial) => {
             tracing::info!(service = service_name, decision = "denied", reason = ?denial, "cloud run");
@@ -203,10 +205,12 @@ enum Invoker {
     Public,
     /// `invokerIamDisabled: true`: the check is off (items 39, 45); no token is verified.
     Unchecked,
-    /// A verified principal holding the role, and the header that carried its token.
+    /// A verified principal holding the role, the header that carried its token and that
+    /// header's value as remembered.
     Member {
         principal: String,
         header: HeaderName,
+        credential: Arc<SeenCredential>,
     },
 }
 
@@ -232,18 +236,11 @@ impl InvokerDenial {
     }
 }
 
-/// The bearer token of `header`, when it carries one.
-fn bearer<'a>(headers: &'a HeaderMap, header: &HeaderName) -> Option<Result<&'a str, ()>> {
-    let value = headers.get(header)?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty());
-    Some(token.ok_or(()))
+/// The token of a `Bearer` credential (scheme case-insensitive), when it is one.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn check_invoker(
@@ -258,15 +255,13 @@ fn check_invoker(
     if current.invokers.contains(&Member::AllUsers) {
         return Ok(Invoker::Public);
     }
-    let (header, token) = match bearer(headers, &X_SERVERLESS_AUTHORIZATION) {
-        Some(token) => (X_SERVERLESS_AUTHORIZATION.clone(), token),
-        None => match bearer(headers, &axum::http::header::AUTHORIZATION) {
-            Some(token) => (axum::http::header::AUTHORIZATION, token),
-            None => return Err(InvokerDenial::NoCredential),
-        },
+    let header = if headers.contains_key(&X_SERVERLESS_AUTHORIZATION) {
+        X_SERVERLESS_AUTHORIZATION.clone()
+    } else if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        axum::http::header::AUTHORIZATION
+    } else {
+        return Err(InvokerDenial::NoCredential);
     };
-    let token =
-        token.map_err(|()| InvokerDenial::InvalidToken("not a bearer token".to_string()))?;
     // item 46: the run.app URLs or one of the service's custom audiences.
     let policy = state
         .policies
@@ -277,41 +272,66 @@ fn check_invoker(
         .google
         .key_set()
         .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
-    let claims: GoogleIdClaims = state
-        .signatures
-        .verify(token, &keys, policy, google_tokens::now_unix())
-        .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
-    // The principal is the token's email; a token without one names its account by unique id.
-    let principal = claims
-        .email
-        .or_else(|| {
+    let now = google_tokens::now_unix();
+    let invalid = |e: google_tokens::VerifyError| InvokerDenial::InvalidToken(e.to_string());
+    let value = headers.get(&header).ok_or(InvokerDenial::NoCredential)?;
+    let credential = match state.credentials.get(value) {
+        // Seen before: the header is not read again, the token is checked again.
+        Some(seen) => {
             state
-                .accounts
-                .by_unique_id(&claims.sub)
-                .map(|a| a.email.clone())
-        })
-        .unwrap_or(claims.sub);
+                .signatures
+                .verify_seen(seen.token(), Some(seen.verified()), &keys, policy, now)
+                .map_err(invalid)?;
+            seen
+        }
+        None => {
+            let text = value.to_str().ok();
+            let token = text
+                .and_then(bearer_token)
+                .ok_or_else(|| InvokerDenial::InvalidToken("not a bearer token".to_string()))?;
+            let verified = state
+                .signatures
+                .verify_token(token, &keys, policy, now)
+                .map_err(invalid)?;
+            state
+                .credentials
+                .remember(value, text.unwrap_or_default(), token, verified)
+        }
+    };
+    let verified = credential.verified();
+    let claims = verified.claims();
+    // The principal is the token's email; a token without one names its account by unique id.
+    let principal = match (claims.email(), claims.sub()) {
+        (Some(email), _) => email.to_string(),
+        (None, Some(sub)) => state
+            .accounts
+            .by_unique_id(sub)
+            .map_or_else(|| sub.to_string(), |a| a.email.clone()),
+        (None, None) => {
+            return Err(InvokerDenial::InvalidToken(
+                "the token names no principal (no email, no sub)".to_string(),
+            ));
+        }
+    };
     let kind = PrincipalKind::of(&principal, &state.accounts);
     if current.invokers.iter().any(|m| covers(m, &principal, kind)) {
-        Ok(Invoker::Member { principal, header })
+        Ok(Invoker::Member {
+            principal,
+            header,
+            credential,
+        })
     } else {
         Err(InvokerDenial::NotInvoker(principal))
     }
 }
 
-/// `Bearer h.p.s` → `Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE`.
+/// `Bearer h.p.s` → `Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE` (item 27).
 fn strip_signature(headers: &mut HeaderMap, header: &HeaderName) {
-    let Some(value) = headers.get(header).and_then(|v| v.to_str().ok()) else {
-        return;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return;
-    };
-    let Some((signed_part, _)) = token.trim().rsplit_once('.') else {
-        return;
-    };
-    let unsigned = [scheme, " ", signed_part, ".", SIGNATURE_REMOVED].concat();
-    if let Ok(v) = HeaderValue::try_from(unsigned) {
+    if let Some(v) = headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(credentials::unsigned)
+    {
         headers.insert(header.clone(), v);
     }
 }
@@ -329,7 +349,8 @@ fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
             value.push_str(", ");
         }
         push_ip(&mut value, peer);
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        // (`try_from` a `String` takes its buffer; `from_str` would copy it.)
+        if let Ok(v) = HeaderValue::try_from(value) {
             headers.insert(xff, v);
         }
     }
@@ -341,13 +362,13 @@ fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
     let trace = TraceContext::from_headers(headers)
         .unwrap_or_else(TraceContext::new_root)
         .child();
-    if let Ok(v) = HeaderValue::from_str(&trace.x_cloud_trace_context()) {
+    if let Ok(v) = HeaderValue::try_from(trace.x_cloud_trace_context()) {
         headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
     }
     if had_traceparent
         && let Some(v) = trace
             .traceparent()
-            .and_then(|t| HeaderValue::from_str(&t).ok())
+            .and_then(|t| HeaderValue::try_from(t).ok())
     {
         headers.insert(TRACEPARENT.clone(), v);
     }

@@ -456,6 +456,31 @@ async fn programmatic_clients_extend_the_accepted_audiences() {
 }
 
 #[tokio::test]
+async fn a_pass_seen_before_is_checked_again_against_the_current_keys() {
+    let f = fortress().await;
+    let token = f.gateway_token().await;
+    for _ in 0..2 {
+        assert_eq!(
+            f.get("/smoothie", Some(&token)).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The same header, once its key is retired, fails as any token of an unknown key does.
+    f.emulator
+        .rotate_keys(iap_lb_emulator::Issuer::Google, true)
+        .await
+        .expect("rotate");
+    let resp = f.get("/smoothie", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["x-goog-iap-generated-response"], "true");
+    assert_eq!(
+        resp.text().await.expect("body"),
+        "Invalid IAP credentials: JWT signature is invalid"
+    );
+    assert_eq!(f.echo.count(), 2, "only the two passes reached the service");
+}
+
+#[tokio::test]
 async fn removing_the_gateway_from_iap_access_closes_the_front_door() {
     let f = fortress().await;
     let token = f.gateway_token().await;

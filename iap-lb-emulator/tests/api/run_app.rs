@@ -160,6 +160,54 @@ async fn an_invalid_token_is_401_with_www_authenticate() {
 }
 
 #[tokio::test]
+async fn a_credential_seen_before_is_checked_again_each_time() {
+    let s = stack().await;
+    s.open_ingress();
+    let token = s.invoker_token().await;
+    let send = |path: &'static str| s.client.get(s.url(path)).bearer_auth(&token).send();
+    assert_eq!(
+        send("/smoothie").await.expect("send").status(),
+        StatusCode::OK
+    );
+    // The same header again, with the signature removed as the first time.
+    let resp = send("/smoothie").await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen: Value = resp.json().await.expect("echo");
+    let (signed_part, _) = token.rsplit_once('.').expect("jwt");
+    assert_eq!(
+        seen["headers"]["authorization"],
+        format!("Bearer {signed_part}.SIGNATURE_REMOVED_BY_GOOGLE")
+    );
+    // The principal loses the role: the remembered credential is refused.
+    assert!(s.emulator.remove_invoker(
+        "smoothie-service",
+        &Member::parse(&format!("serviceAccount:{IAP_AGENT}")).expect("member")
+    ));
+    assert_eq!(
+        send("/smoothie").await.expect("send").status(),
+        StatusCode::FORBIDDEN
+    );
+    // The key that signed it is retired: the same header is now an invalid token.
+    s.emulator.add_invoker(
+        "smoothie-service",
+        Member::parse(&format!("serviceAccount:{IAP_AGENT}")).expect("member"),
+    );
+    assert_eq!(
+        send("/smoothie").await.expect("send").status(),
+        StatusCode::OK
+    );
+    s.emulator
+        .rotate_keys(iap_lb_emulator::Issuer::Google, true)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        send("/smoothie").await.expect("send").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(s.echo.count(), 3);
+}
+
+#[tokio::test]
 async fn a_valid_token_without_run_invoker_is_403_not_401() {
     let s = stack().await;
     s.open_ingress();

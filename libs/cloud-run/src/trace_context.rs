@@ -96,6 +96,21 @@ fn hex(mut n: u128, buf: &mut [u8]) -> &str {
     std::str::from_utf8(buf).unwrap_or_default()
 }
 
+/// `n` in decimal, written from the end of `buf` (20 digits hold any `u64`).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Every byte from `start` is an ASCII digit.
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
+}
+
 impl SpanId {
     /// A span id from its number; `None` for zero.
     pub fn new(id: u64) -> Option<Self> {
@@ -217,21 +232,27 @@ impl TraceContext {
     /// The `traceparent` value, if there is a span id to name as parent.
     pub fn traceparent(&self) -> Option<String> {
         let span = self.span_id?;
-        Some(format!(
-            "00-{}-{}-{:02x}",
-            self.trace_id,
-            span,
-            u8::from(self.sampled)
-        ))
+        // Written piece by piece, not with `format!` (see `hex`).
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        out.push_str(hex(self.trace_id.0, &mut [0; 32]));
+        out.push('-');
+        out.push_str(hex(u128::from(span.0), &mut [0; 16]));
+        out.push_str(if self.sampled { "-01" } else { "-00" });
+        Some(out)
     }
 
     /// The `X-Cloud-Trace-Context` value: `TRACE_ID/SPAN_ID;o=1`, or `TRACE_ID;o=1` without a span.
     pub fn x_cloud_trace_context(&self) -> String {
-        let sampled = u8::from(self.sampled);
-        match self.span_id {
-            Some(span) => format!("{}/{};o={sampled}", self.trace_id, span.as_u64()),
-            None => format!("{};o={sampled}", self.trace_id),
+        // Written piece by piece, not with `format!` (see `hex`).
+        let mut out = String::with_capacity(57);
+        out.push_str(hex(self.trace_id.0, &mut [0; 32]));
+        if let Some(span) = self.span_id {
+            out.push('/');
+            out.push_str(decimal(span.as_u64(), &mut [0; 20]));
         }
+        out.push_str(if self.sampled { ";o=1" } else { ";o=0" });
+        out
     }
 
     /// Both headers for an outgoing request (`traceparent` only when there is a span id; call
@@ -314,6 +335,36 @@ mod tests {
         for n in [1u64, 0xa0, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
             let span = SpanId::new(n).expect("non-zero");
             assert_eq!(span.to_string(), format!("{n:016x}"));
+        }
+    }
+
+    #[test]
+    fn both_headers_read_as_format_would_write_them() {
+        for (trace, span, sampled) in [
+            (1u128, Some(1u64), false),
+            (
+                0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+                Some(0x00f0_67aa_0ba9_02b7),
+                true,
+            ),
+            (u128::MAX, Some(u64::MAX), true),
+            (0xabc, None, false),
+        ] {
+            let context = TraceContext {
+                trace_id: TraceId::new(trace).expect("non-zero"),
+                span_id: span.and_then(SpanId::new),
+                sampled,
+            };
+            let o = u8::from(sampled);
+            let expected = match span {
+                Some(span) => format!("{trace:032x}/{span};o={o}"),
+                None => format!("{trace:032x};o={o}"),
+            };
+            assert_eq!(context.x_cloud_trace_context(), expected);
+            assert_eq!(
+                context.traceparent(),
+                span.map(|span| format!("00-{trace:032x}-{span:016x}-{o:02x}"))
+            );
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::jwt::{Alg, split};
 use crate::key_set::{KeySet, KeySetError};
-use crate::verify::{Policy, VerifyError, check_claims, verify_signature};
+use crate::verify::{Policy, RegisteredClaims, VerifyError, verify_signature};
 use crate::wire::{Jwks, PemMap};
 
 /// Which of Google's two key formats the URL serves.
@@ -309,7 +309,7 @@ impl TokenVerifier {
             .await
             .map_err(|e| VerifyError::KeysUnavailable(e.to_string()))?;
         let payload = verify_signature(token, &keys, &self.policy)?;
-        check_claims(&payload, &self.policy, now)?;
+        RegisteredClaims::of(&payload).check(&self.policy, now)?;
         serde_json::from_value(payload).map_err(|_| VerifyError::InvalidClaim {
             claim: "payload",
             reason: "does not have the shape of this token kind",

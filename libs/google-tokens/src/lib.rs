@@ -46,9 +46,9 @@ pub use jwks_client::{FetchError, JwksClient, JwksClientOptions, KeyFormat, Toke
 pub use jwt::Alg;
 pub use key_set::{KeySet, KeySetError};
 pub use keys::{KeyError, SigningKey};
-pub use signature_cache::SignatureCache;
+pub use signature_cache::{SignatureCache, VerifiedToken};
 pub use token_hash::{SignatureTailHash, TokenMap};
-pub use verify::{Audience, Policy, VerifyError, verify};
+pub use verify::{Audience, Policy, RegisteredClaims, VerifyError, verify};
 pub use wire::{Jwk, Jwks, PemMap};
 
 /// Seconds since the Unix epoch, the unit of every JWT time claim.

@@ -167,7 +167,7 @@ pub fn verify<C: DeserializeOwned>(
     now: u64,
 ) -> Result<C, VerifyError> {
     let payload = verify_signature(token, keys, policy)?;
-    check_claims(&payload, policy, now)?;
+    RegisteredClaims::of(&payload).check(policy, now)?;
     serde_json::from_value(payload).map_err(|_| VerifyError::InvalidClaim {
         claim: "payload",
         reason: "does not have the shape of this token kind",
@@ -202,99 +202,176 @@ pub(crate) fn verify_signature(
     Ok(decode_payload(parts.payload_b64)?)
 }
 
-fn number(payload: &Value, claim: &'static str) -> Result<Option<u64>, VerifyError> {
-    match payload.get(claim) {
-        None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-            .map(Some)
-            .ok_or(VerifyError::MissingClaim(claim)),
+/// A numeric claim as a payload holds it: absent, present but not a number, or seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seconds {
+    Absent,
+    NotANumber,
+    At(u64),
+}
+
+impl Seconds {
+    fn of(payload: &Value, claim: &str) -> Self {
+        match payload.get(claim) {
+            None => Seconds::Absent,
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .map_or(Seconds::NotANumber, Seconds::At),
+        }
+    }
+
+    /// `Ok(None)` when absent; a value that is not a number reads as `claim` missing.
+    fn get(self, claim: &'static str) -> Result<Option<u64>, VerifyError> {
+        match self {
+            Seconds::Absent => Ok(None),
+            Seconds::NotANumber => Err(VerifyError::MissingClaim(claim)),
+            Seconds::At(at) => Ok(Some(at)),
+        }
+    }
+
+    fn required(self, claim: &'static str) -> Result<u64, VerifyError> {
+        self.get(claim)?.ok_or(VerifyError::MissingClaim(claim))
     }
 }
 
-/// Steps 5-9 on an authenticated payload.
-pub(crate) fn check_claims(payload: &Value, policy: &Policy, now: u64) -> Result<(), VerifyError> {
-    let exp = number(payload, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
-    let iat = number(payload, "iat")?.ok_or(VerifyError::MissingClaim("iat"))?;
-    let iss = payload
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or(VerifyError::MissingClaim("iss"))?;
-    let aud: Vec<String> = match payload.get("aud") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => return Err(VerifyError::MissingClaim("aud")),
-    };
+/// The claims the rules of steps 5-9 read, taken out of an authenticated payload once, so a
+/// token seen again (see [`crate::SignatureCache`]) is checked without walking its JSON or
+/// allocating. [`RegisteredClaims::check`] is the only implementation of those rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredClaims {
+    exp: Seconds,
+    iat: Seconds,
+    nbf: Seconds,
+    auth_time: Seconds,
+    /// `None` when absent or not a string.
+    iss: Option<String>,
+    /// `aud` as a string or the string entries of an array; `None` when neither.
+    aud: Option<Vec<String>>,
+    /// `None` when absent or not a string (as `sub`).
+    email: Option<String>,
+    sub: Option<String>,
+}
 
-    if exp.saturating_add(policy.leeway) <= now {
-        return Err(VerifyError::Expired {
-            exp,
-            now,
-            leeway: policy.leeway,
-        });
-    }
-    if iat > now.saturating_add(policy.leeway) {
-        return Err(VerifyError::NotYetValid {
-            claim: "iat",
-            at: iat,
-            now,
-        });
-    }
-    if let Some(nbf) = number(payload, "nbf")?
-        && nbf > now.saturating_add(policy.leeway)
-    {
-        return Err(VerifyError::NotYetValid {
-            claim: "nbf",
-            at: nbf,
-            now,
-        });
-    }
-    if let Some(max) = policy.max_lifetime {
-        let lifetime = exp.saturating_sub(iat);
-        if lifetime > max {
-            return Err(VerifyError::LifetimeTooLong { lifetime, max });
-        }
-    }
-    if !policy.issuers.iter().any(|i| i == iss) {
-        return Err(VerifyError::WrongIssuer { found: iss.into() });
-    }
-    if !audience_allowed(&policy.audience, &aud) {
-        return Err(VerifyError::WrongAudience { found: aud });
-    }
-    match policy.rules {
-        IssuerRules::None => {}
-        IssuerRules::EmailRequired => {
-            if !payload.get("email").is_some_and(Value::is_string) {
-                return Err(VerifyError::MissingClaim("email"));
-            }
-        }
-        IssuerRules::Firebase => {
-            let sub = payload
-                .get("sub")
+impl RegisteredClaims {
+    /// Reads the claims out of `payload`; a payload that is not an object has none.
+    pub fn of(payload: &Value) -> Self {
+        let string = |claim: &str| {
+            payload
+                .get(claim)
                 .and_then(Value::as_str)
-                .ok_or(VerifyError::MissingClaim("sub"))?;
-            if sub.is_empty() || sub.chars().count() > 128 {
-                return Err(VerifyError::InvalidClaim {
-                    claim: "sub",
-                    reason: "must be a non-empty string of at most 128 characters",
-                });
-            }
-            let auth_time =
-                number(payload, "auth_time")?.ok_or(VerifyError::MissingClaim("auth_time"))?;
-            if auth_time > now.saturating_add(policy.leeway) {
-                return Err(VerifyError::NotYetValid {
-                    claim: "auth_time",
-                    at: auth_time,
-                    now,
-                });
-            }
+                .map(str::to_owned)
+        };
+        Self {
+            exp: Seconds::of(payload, "exp"),
+            iat: Seconds::of(payload, "iat"),
+            nbf: Seconds::of(payload, "nbf"),
+            auth_time: Seconds::of(payload, "auth_time"),
+            iss: string("iss"),
+            aud: match payload.get("aud") {
+                Some(Value::String(s)) => Some(vec![s.clone()]),
+                Some(Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                ),
+                _ => None,
+            },
+            email: string("email"),
+            sub: string("sub"),
         }
     }
-    Ok(())
+
+    /// `iss`, when it is a string.
+    pub fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// `email`, when it is a string.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+
+    /// `sub`, when it is a string.
+    pub fn sub(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// Steps 5-9 of the module docs, in that order, at time `now`.
+    pub fn check(&self, policy: &Policy, now: u64) -> Result<(), VerifyError> {
+        let exp = self.exp.required("exp")?;
+        let iat = self.iat.required("iat")?;
+        let iss = self.iss().ok_or(VerifyError::MissingClaim("iss"))?;
+        let aud = self
+            .aud
+            .as_deref()
+            .ok_or(VerifyError::MissingClaim("aud"))?;
+
+        if exp.saturating_add(policy.leeway) <= now {
+            return Err(VerifyError::Expired {
+                exp,
+                now,
+                leeway: policy.leeway,
+            });
+        }
+        if iat > now.saturating_add(policy.leeway) {
+            return Err(VerifyError::NotYetValid {
+                claim: "iat",
+                at: iat,
+                now,
+            });
+        }
+        if let Some(nbf) = self.nbf.get("nbf")?
+            && nbf > now.saturating_add(policy.leeway)
+        {
+            return Err(VerifyError::NotYetValid {
+                claim: "nbf",
+                at: nbf,
+                now,
+            });
+        }
+        if let Some(max) = policy.max_lifetime {
+            let lifetime = exp.saturating_sub(iat);
+            if lifetime > max {
+                return Err(VerifyError::LifetimeTooLong { lifetime, max });
+            }
+        }
+        if !policy.issuers.iter().any(|i| i == iss) {
+            return Err(VerifyError::WrongIssuer { found: iss.into() });
+        }
+        if !audience_allowed(&policy.audience, aud) {
+            return Err(VerifyError::WrongAudience {
+                found: aud.to_vec(),
+            });
+        }
+        match policy.rules {
+            IssuerRules::None => {}
+            IssuerRules::EmailRequired => {
+                if self.email.is_none() {
+                    return Err(VerifyError::MissingClaim("email"));
+                }
+            }
+            IssuerRules::Firebase => {
+                let sub = self.sub().ok_or(VerifyError::MissingClaim("sub"))?;
+                if sub.is_empty() || sub.chars().count() > 128 {
+                    return Err(VerifyError::InvalidClaim {
+                        claim: "sub",
+                        reason: "must be a non-empty string of at most 128 characters",
+                    });
+                }
+                let auth_time = self.auth_time.required("auth_time")?;
+                if auth_time > now.saturating_add(policy.leeway) {
+                    return Err(VerifyError::NotYetValid {
+                        claim: "auth_time",
+                        at: auth_time,
+                        now,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn audience_allowed(audience: &Audience, found: &[String]) -> bool {

@@ -119,23 +119,45 @@ fn a_full_cache_starts_over_instead_of_growing() {
 }
 
 #[test]
-fn only_a_verified_token_has_an_unchecked_payload_and_it_is_the_tokens_own() {
+fn only_a_verified_token_is_seen_and_it_carries_the_tokens_own_claims() {
     let key = SigningKey::generate_rsa(None).expect("key");
     let keys = key_set(&[&key]);
     let cache = SignatureCache::default();
     let t = token(&key, AUD);
-    assert!(cache.unchecked_payload(&t).is_none(), "not seen yet");
+    assert!(cache.seen(&t).is_none(), "not seen yet");
     let stranger = SigningKey::generate_rsa(None).expect("stranger");
     let refused = cache.verify::<GoogleIdClaims>(&t, &key_set(&[&stranger]), &policy(), NOW);
     assert!(refused.is_err(), "{refused:?}");
-    assert!(
-        cache.unchecked_payload(&t).is_none(),
-        "a failure is not kept"
-    );
+    assert!(cache.seen(&t).is_none(), "a failure is not kept");
     cache
         .verify::<GoogleIdClaims>(&t, &keys, &policy(), NOW)
         .expect("valid");
-    let payload = cache.unchecked_payload(&t).expect("kept");
-    assert_eq!(payload["iss"], "https://accounts.google.com");
-    assert_eq!(payload["email"], SA);
+    let seen = cache.seen(&t).expect("kept");
+    assert_eq!(seen.payload()["iss"], "https://accounts.google.com");
+    assert_eq!(seen.payload()["email"], SA);
+    assert_eq!(seen.claims().iss(), Some("https://accounts.google.com"));
+    assert_eq!(seen.claims().email(), Some(SA));
+    assert_eq!(seen.claims().sub(), seen.payload()["sub"].as_str());
+}
+
+#[test]
+fn a_token_seen_before_is_checked_again_against_the_current_keys_and_clock() {
+    let key = SigningKey::generate_rsa(None).expect("key");
+    let cache = SignatureCache::default();
+    let t = token(&key, AUD);
+    cache
+        .verify_token(&t, &key_set(&[&key]), &policy(), NOW)
+        .expect("valid");
+    let seen = cache.seen(&t);
+    assert!(seen.is_some());
+    // The key retired: the hit does not stand, and the answer is verify's own.
+    let rotated = key_set(&[&SigningKey::generate_rsa(None).expect("new key")]);
+    let refused = cache.verify_seen(&t, seen.clone(), &rotated, &policy(), NOW);
+    assert!(
+        matches!(refused, Err(VerifyError::UnknownKid(ref kid)) if kid == key.kid()),
+        "{refused:?}"
+    );
+    // The same keys an hour and more later: expired, from the cached claims.
+    let late = cache.verify_seen(&t, seen, &key_set(&[&key]), &policy(), NOW + 7200);
+    assert!(matches!(late, Err(VerifyError::Expired { .. })), "{late:?}");
 }
