@@ -99,8 +99,10 @@ where
     }
 }
 
-/// A span's fields, kept in its extensions until the span closes.
-struct SpanFields(Map<String, Value>);
+/// A span's fields, kept in its extensions until the span closes: a short list under the
+/// fields' static names, turned into an event's map only when an event is written (every
+/// request opens a span; few write a line).
+struct SpanFields(Vec<(&'static str, Value)>);
 
 impl<S, W> Layer<S> for CloudLoggingLayer<W>
 where
@@ -109,15 +111,15 @@ where
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Map::new();
+        let mut fields = SpanFields(Vec::with_capacity(attrs.fields().len()));
         attrs.record(&mut JsonVisitor(&mut fields));
-        span.extensions_mut().insert(SpanFields(fields));
+        span.extensions_mut().insert(fields);
     }
 
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
             values.record(&mut JsonVisitor(fields));
         }
     }
@@ -127,7 +129,11 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    fields.extend(span_fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    fields.extend(
+                        span_fields
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), v.clone())),
+                    );
                 }
             }
         }
@@ -219,16 +225,37 @@ fn severity(level: &Level) -> &'static str {
     }
 }
 
-/// Records tracing field values as JSON values of the matching type.
-struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+/// Where a visitor puts fields: an event's map, or a span's list.
+trait Fields {
+    /// Sets `name` to `value`, replacing an earlier value of the same name.
+    fn put(&mut self, name: &'static str, value: Value);
+}
 
-impl JsonVisitor<'_> {
-    fn put(&mut self, field: &Field, value: Value) {
-        self.0.insert(field.name().to_owned(), value);
+impl Fields for Map<String, Value> {
+    fn put(&mut self, name: &'static str, value: Value) {
+        self.insert(name.to_owned(), value);
     }
 }
 
-impl Visit for JsonVisitor<'_> {
+impl Fields for SpanFields {
+    fn put(&mut self, name: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+/// Records tracing field values as JSON values of the matching type.
+struct JsonVisitor<'a, F>(&'a mut F);
+
+impl<F: Fields> JsonVisitor<'_, F> {
+    fn put(&mut self, field: &Field, value: Value) {
+        self.0.put(field.name(), value);
+    }
+}
+
+impl<F: Fields> Visit for JsonVisitor<'_, F> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         // NaN and infinities have no JSON number; keep them readable.
         let value = Number::from_f64(value).map_or_else(|| value.to_string().into(), Value::Number);

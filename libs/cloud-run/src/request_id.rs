@@ -39,8 +39,10 @@ impl RequestId {
     /// id only has to be unique; asking the kernel per request cost a syscall).
     pub fn generate() -> Self {
         let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        // Encoded into a stack buffer: `to_string` went through the formatting machinery.
+        let mut text = uuid::Uuid::encode_buffer();
         Self(
-            HeaderValue::from_str(&uuid.to_string()).unwrap_or_else(|_| {
+            HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut text)).unwrap_or_else(|_| {
                 // A hyphenated UUID is always a valid header value; this arm is never taken.
                 HeaderValue::from_static("00000000-0000-0000-0000-000000000000")
             }),
