@@ -17,13 +17,14 @@
 //! `X-Serverless-Authorization` and `X-Forwarded-Authorization` carry credentials, and an allow-list is
 //! the only way to be sure no new one slips in.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::{
     body::HttpBody as _,
     extract::{ConnectInfo, Request},
-    middleware::Next,
     response::Response,
 };
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
@@ -31,13 +32,17 @@ use tracing::{Instrument as _, Level, field};
 
 use crate::{RequestId, TraceContext};
 
-/// Runs the request inside its span and logs it when the response head is ready. Called by
-/// [`crate::layers`]' middleware once the request id and the trace context are settled.
+/// Runs the request through `next` inside its span and logs it when the response head is ready.
+/// Called by [`crate::layers`]' service once the request id and the trace context are settled.
 ///
 /// The line's strings (URL, method, user agent, sizes) are only built when its severity is
 /// enabled: at `RUST_LOG=warn` a 200 costs no formatting, only a few reference-counted copies
 /// taken before the request is handed on.
-pub(crate) async fn record(request: Request, next: Next) -> Response {
+pub(crate) async fn record<F, R>(request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> R,
+    R: Future<Output = Result<Response, Infallible>>,
+{
     let start = tokio::time::Instant::now();
     let facts = RequestFacts::of(&request);
 
@@ -54,7 +59,10 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
         trace_sampled = trace.map(|t| t.sampled),
     );
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = match next(request).instrument(span.clone()).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
 
     let status = response.status().as_u16();
     macro_rules! access_line {

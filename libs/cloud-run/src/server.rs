@@ -36,7 +36,7 @@ use tokio::task::{JoinError, JoinSet};
 use tower::ServiceExt as _;
 
 use crate::access_log::duration_json;
-use crate::apply_layers;
+use crate::layers::Contract;
 
 /// How [`serve_with`] behaves; [`ServeOptions::cloud_run`] is what [`serve`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let address = listener.local_addr().map_err(ServeError::LocalAddr)?;
-    let app = apply_layers(app);
+    let app = Contract::new(app);
     // `true` once draining: every connection task watches it.
     let (drain_tx, drain_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -218,7 +218,7 @@ fn is_connection_error(error: &io::Error) -> bool {
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    app: Router,
+    app: Contract<Router>,
     mut drain: watch::Receiver<bool>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
