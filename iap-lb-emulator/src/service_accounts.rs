@@ -70,7 +70,12 @@ impl ServiceAccounts {
         if name == "default" {
             return self.by_email.get(&self.default);
         }
-        self.by_email.get(&name.to_ascii_lowercase())
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_email.get(&name.to_ascii_lowercase())
+        } else {
+            // Already lowercase, as the keys are: no copy to look it up.
+            self.by_email.get(name)
+        }
     }
 
     /// The account whose numeric unique id is `id` (`sub` of its ID tokens).

@@ -187,9 +187,12 @@ pub enum PrincipalKind {
 impl PrincipalKind {
     /// Service accounts are the project's accounts and any `*.gserviceaccount.com` email.
     pub fn of(email: &str, accounts: &crate::service_accounts::ServiceAccounts) -> Self {
-        if accounts.resolve(email).is_some()
-            || email.to_ascii_lowercase().ends_with(".gserviceaccount.com")
-        {
+        const DOMAIN: &[u8] = b".gserviceaccount.com";
+        // The domain first: it needs no lookup and covers every Google-made account.
+        let bytes = email.as_bytes();
+        let google_domain = bytes.len() >= DOMAIN.len()
+            && bytes[bytes.len() - DOMAIN.len()..].eq_ignore_ascii_case(DOMAIN);
+        if google_domain || accounts.resolve(email).is_some() {
             Self::ServiceAccount
         } else {
             Self::User

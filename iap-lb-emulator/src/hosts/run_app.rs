@@ -255,12 +255,12 @@ fn check_invoker(
     if current.invokers.contains(&Member::AllUsers) {
         return Ok(Invoker::Public);
     }
-    let header = if headers.contains_key(&X_SERVERLESS_AUTHORIZATION) {
-        X_SERVERLESS_AUTHORIZATION.clone()
-    } else if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        axum::http::header::AUTHORIZATION
-    } else {
-        return Err(InvokerDenial::NoCredential);
+    let (header, value) = match headers.get(&X_SERVERLESS_AUTHORIZATION) {
+        Some(value) => (X_SERVERLESS_AUTHORIZATION.clone(), value),
+        None => match headers.get(axum::http::header::AUTHORIZATION) {
+            Some(value) => (axum::http::header::AUTHORIZATION, value),
+            None => return Err(InvokerDenial::NoCredential),
+        },
     };
     // item 46: the run.app URLs or one of the service's custom audiences.
     let policy = state
@@ -274,7 +274,6 @@ fn check_invoker(
         .map_err(|e| InvokerDenial::InvalidToken(e.to_string()))?;
     let now = google_tokens::now_unix();
     let invalid = |e: google_tokens::VerifyError| InvokerDenial::InvalidToken(e.to_string());
-    let value = headers.get(&header).ok_or(InvokerDenial::NoCredential)?;
     let credential = match state.credentials.get(value) {
         // Seen before: the header is not read again, the token is checked again.
         Some(seen) => {

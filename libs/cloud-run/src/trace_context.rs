@@ -83,14 +83,17 @@ impl fmt::Display for TraceId {
     }
 }
 
-/// The low `buf.len()` nibbles of `n` in lowercase hex, zero-padded: what `{:032x}` and
-/// `{:016x}` print, without the formatting machinery, which cost a hop more than the rest of
-/// its trace handling (callgrind, `tools/bench/instructions.sh`).
-fn hex(mut n: u128, buf: &mut [u8]) -> &str {
+/// The low `buf.len()` nibbles of `n` in lowercase hex, zero-padded (`buf.len()` even, at most
+/// 32): what `{:032x}` and `{:016x}` print, without the formatting machinery, which cost a hop
+/// more than the rest of its trace handling (callgrind, `tools/bench/instructions.sh`). Two
+/// digits per byte.
+fn hex(n: u128, buf: &mut [u8]) -> &str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for digit in buf.iter_mut().rev() {
-        *digit = DIGITS[(n & 0xf) as usize];
-        n >>= 4;
+    let bytes = n.to_be_bytes();
+    let skip = bytes.len().saturating_sub(buf.len() / 2);
+    for (pair, byte) in buf.chunks_exact_mut(2).zip(&bytes[skip..]) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
     // Every byte is an ASCII hex digit.
     std::str::from_utf8(buf).unwrap_or_default()

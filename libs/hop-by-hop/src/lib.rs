@@ -12,7 +12,9 @@ use http::{HeaderMap, HeaderName, header};
 /// The fixed hop-by-hop set: RFC 9110's `Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`,
 /// `Transfer-Encoding` and `Upgrade`, with RFC 7230's `Trailer` and the proxy credentials
 /// (`Proxy-Authenticate`, `Proxy-Authorization`), which are meant for the proxy itself.
-pub const HOP_BY_HOP: [HeaderName; 9] = [
+///
+/// A `static`, not a `const`: a `const` array is built afresh (and dropped) at every use.
+pub static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -24,6 +26,24 @@ pub const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+/// Whether `name` is in [`HOP_BY_HOP`], by its text: a `match` on the (lowercase) name is a
+/// length switch and one comparison, where comparing `HeaderName`s one by one cost nine
+/// comparisons per header.
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+    )
+}
+
 /// Removes the hop-by-hop headers from `headers`, including every header that a `Connection`
 /// value names (a name that is not a valid header name is ignored).
 pub fn strip(headers: &mut HeaderMap) {
@@ -31,7 +51,7 @@ pub fn strip(headers: &mut HeaderMap) {
     // hash and a probe (nine per message, two messages per proxied request: 2 % of the IAP
     // hop's instructions under callgrind). `Connection` is in the set, so a message without
     // any of them names nothing to drop either.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
     if headers.contains_key(header::CONNECTION) {
@@ -54,6 +74,23 @@ pub fn strip(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_test_agrees_with_the_list() {
+        for name in &HOP_BY_HOP {
+            assert!(is_hop_by_hop(name), "{name}");
+        }
+        for name in [
+            "host",
+            "x-connection",
+            "authorization",
+            "trailers",
+            "keep-alive-x",
+        ] {
+            let name = HeaderName::from_static(name);
+            assert!(!is_hop_by_hop(&name), "{name}");
+        }
+    }
 
     fn names(h: &HeaderMap) -> Vec<String> {
         h.keys().map(|k| k.as_str().to_owned()).collect()
