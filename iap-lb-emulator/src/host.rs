@@ -76,10 +76,14 @@ impl GoogleHost {
     /// Parses a Host header value (`name`, `name:port`, `[v6]:port`; any case; a trailing dot is
     /// allowed) against the load balancer's `domain`.
     pub fn parse(authority: &str, domain: &str) -> Result<Self, UnknownHost> {
-        let name = strip_port(authority.trim())
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let host = match name.as_str() {
+        let name = strip_port(authority.trim()).trim_end_matches('.');
+        // Copied only when it has capitals: Host headers are lowercase on the hot path.
+        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.to_ascii_lowercase().into()
+        } else {
+            name.into()
+        };
+        let host = match name.as_ref() {
             METADATA_HOST | METADATA_IP => Self::Metadata,
             ACCOUNTS_HOST => Self::Accounts,
             GOOGLEAPIS_HOST => Self::GoogleApis,
@@ -89,15 +93,15 @@ impl GoogleHost {
             SECURETOKEN_HOST => Self::SecureToken,
             IAP_HOST => Self::Iap,
             "localhost" | "127.0.0.1" | "::1" => Self::Emulator,
-            n if n == domain.to_ascii_lowercase() => Self::LoadBalancer,
+            n if n.eq_ignore_ascii_case(domain) => Self::LoadBalancer,
             n if n.len() > RUN_APP_SUFFIX.len()
                 && n.ends_with(RUN_APP_SUFFIX)
                 && n.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') =>
             {
-                Self::RunApp(name.clone())
+                Self::RunApp(name.into_owned())
             }
-            _ => return Err(UnknownHost(name)),
+            _ => return Err(UnknownHost(name.into_owned())),
         };
         Ok(host)
     }
