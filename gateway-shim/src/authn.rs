@@ -244,7 +244,9 @@ pub const JWT_CACHE_SIZE: usize = 1000;
 /// Envoy caches no token longer than this (`jwt_cache.cc`, `kMaxJwtSizeForCache`, 4 KiB).
 pub const MAX_CACHED_TOKEN_BYTES: usize = 4 * 1024;
 
-/// What a verified token left in the cache: enough to redo the time check and the kid check.
+/// What a verified token left in the cache: enough to redo the time check and the kid check,
+/// and the payload segment ready as the `X-Apigateway-Api-Userinfo` value (finding and
+/// validating it in an 850-byte token cost a hit more than the lookup itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Verified {
     nbf: u64,
@@ -252,6 +254,12 @@ struct Verified {
     /// Index into [`ProviderKeys::clients`] (0 = RS256, 1 = ES256).
     alg: usize,
     kid: String,
+    payload: Option<http::HeaderValue>,
+}
+
+/// The payload segment of a token as a header value (base64url: always a valid one).
+fn payload_value(payload_b64: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(payload_b64).ok()
 }
 
 /// Tokens that fully verified for one provider: Envoy's `JwtCache` (a per-provider LRU keyed by
@@ -280,17 +288,17 @@ struct Verified {
 struct VerifiedCache {
     /// Hashed by the signature's tail ([`google_tokens::token_hash`]): the whole token is
     /// compared, but only its last bytes are hashed.
-    entries: std::sync::Mutex<google_tokens::TokenMap<Verified>>,
+    entries: std::sync::Mutex<google_tokens::TokenMap<Arc<Verified>>>,
 }
 
 impl VerifiedCache {
     /// The entry for `token`, if it is still within its time; an expired one is dropped and its
     /// time failure returned, as Envoy's `lookup` + `verifyTimeConstraint` would.
-    fn get(&self, token: &str, now: u64) -> Option<Result<Verified, JwtStatus>> {
+    fn get(&self, token: &str, now: u64) -> Option<Result<Arc<Verified>, JwtStatus>> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let v = entries.get(token)?;
         match jwt::check_time(v.nbf, v.exp, now) {
-            Ok(()) => Some(Ok(v.clone())),
+            Ok(()) => Some(Ok(Arc::clone(v))),
             Err(status) => {
                 entries.remove(token);
                 Some(Err(status))
@@ -298,7 +306,7 @@ impl VerifiedCache {
         }
     }
 
-    fn insert(&self, token: &str, verified: Verified, now: u64) {
+    fn insert(&self, token: &str, verified: Arc<Verified>, now: u64) {
         if token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
@@ -391,12 +399,17 @@ impl Provider {
     }
 
     /// One token, all steps of [`crate::jwt`]; a cache hit re-checks the time and that the
-    /// token's kid is still published (see [`VerifiedCache`]).
-    async fn verify_token(&self, token: &str, now: u64) -> Result<(), JwtStatus> {
+    /// token's kid is still published (see [`VerifiedCache`]). Answers with the payload
+    /// segment as a header value.
+    async fn verify_token(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<http::HeaderValue>, JwtStatus> {
         match self.verified.get(token, now) {
             Some(Ok(hit)) => {
                 if self.still_published(&hit).await {
-                    return Ok(());
+                    return Ok(hit.payload.clone());
                 }
                 // The key is gone (or keys cannot be had): verify from scratch, for exactly the
                 // answer an uncached token gets.
@@ -407,16 +420,18 @@ impl Provider {
         }
         let parsed = jwt::parse(token)?;
         self.verify(&parsed, now).await?;
+        let payload = payload_value(parsed.payload_b64);
         if let (Some(kid), Some(alg)) = (parsed.kid.as_deref(), alg_index(&parsed.alg)) {
             let verified = Verified {
                 nbf: parsed.nbf,
                 exp: parsed.exp,
                 alg,
                 kid: kid.to_owned(),
+                payload: payload.clone(),
             };
-            self.verified.insert(token, verified, now);
+            self.verified.insert(token, Arc::new(verified), now);
         }
-        Ok(())
+        Ok(payload)
     }
 
     /// Whether the provider's current key set still holds the kid a cached token was verified
@@ -503,23 +518,20 @@ impl Provider {
         }
         let mut payloads = Vec::with_capacity(tokens.len());
         for located in tokens.iter().rev() {
-            self.verify_token(&located.token, now).await?;
-            // The payload segment as sent: parse() checked there are exactly three.
-            // Base64url characters: always a valid header value.
-            if let Some(payload) = located.token.split('.').nth(1)
-                && let Ok(value) = http::HeaderValue::from_str(payload)
-            {
-                payloads.push(value);
+            // The payload segment as sent (parse() checked there are exactly three).
+            if let Some(payload) = self.verify_token(&located.token, now).await? {
+                payloads.push(payload);
             }
         }
         Ok(payloads)
     }
 }
 
-/// Every provider of the API.
+/// Every provider of the API, hashed with keyed foldhash (looked up on every authenticated
+/// request; SipHash cost ~180 instructions a lookup).
 #[derive(Debug)]
 pub struct Authenticator {
-    providers: HashMap<String, Provider>,
+    providers: HashMap<String, Provider, foldhash::fast::RandomState>,
 }
 
 impl Authenticator {
@@ -625,13 +637,14 @@ mod tests {
         assert!(tokens(&lower, None).is_empty());
     }
 
-    fn verified(exp: u64) -> Verified {
-        Verified {
+    fn verified(exp: u64) -> Arc<Verified> {
+        Arc::new(Verified {
             nbf: 0,
             exp,
             alg: 0,
             kid: "k".into(),
-        }
+            payload: payload_value("eyJzdWIiOiJ4In0"),
+        })
     }
 
     #[test]
