@@ -301,6 +301,9 @@ fn sanitize(s: &Shared, req: &mut Request) {
     }
 }
 
+/// A constant, so the lookup does not parse the name on every request.
+static X_HTTP_METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
+
 /// Step 2: path normalisation and route lookup.
 fn route(s: &Shared, req: &Request) -> Result<Matched, GatewayError> {
     if req
@@ -314,7 +317,7 @@ fn route(s: &Shared, req: &Request) -> Result<Matched, GatewayError> {
     // ESPv2 honours X-HTTP-Method-Override when choosing the route (item 73).
     let overridden = req
         .headers()
-        .get("x-http-method-override")
+        .get(&X_HTTP_METHOD_OVERRIDE)
         .and_then(|v| Method::from_bytes(v.as_bytes()).ok());
     let method = overridden.as_ref().unwrap_or(req.method());
     match s.api.routes().lookup(method, &normalized_path) {

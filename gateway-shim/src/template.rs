@@ -265,6 +265,15 @@ fn parse_plain(part: &str) -> Result<Segment, TemplateError> {
 /// slashes merged, `.` removed, `..` removing the segment before it (never above the root). A
 /// trailing slash is kept. Percent-encoding is left alone.
 pub fn normalize_path(path: &str) -> String {
+    if is_normal(path) {
+        // Almost every request: nothing to merge or remove.
+        return path.to_owned();
+    }
+    merge_and_resolve(path)
+}
+
+/// [`normalize_path`]'s work: segment by segment.
+fn merge_and_resolve(path: &str) -> String {
     let trailing = path.ends_with('/') && path.len() > 1;
     let mut out: Vec<&str> = Vec::new();
     for seg in path.split('/') {
@@ -285,6 +294,24 @@ pub fn normalize_path(path: &str) -> String {
         s.push('/');
     }
     s
+}
+
+/// Whether [`normalize_path`] would give `path` back unchanged: absolute, no empty, `.` or `..`
+/// segment, except the empty one a trailing slash makes.
+fn is_normal(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            "" if last => return true,
+            "" | "." | ".." => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// The segments of a normalised path, without the optional trailing slash.
@@ -385,6 +412,34 @@ mod tests {
             ("", "/"),
         ] {
             assert_eq!(normalize_path(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_shortcut_for_normal_paths_agrees_with_the_full_normalisation() {
+        for path in [
+            "",
+            "/",
+            "//",
+            "/a",
+            "/a/",
+            "/a//",
+            "/a/b",
+            "/a//b",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/..",
+            "/a/./b",
+            "/a/../b",
+            "/.a/..b/...",
+            "/a.b/c..d/",
+            "a/b",
+            "/%2e/x",
+            "///",
+        ] {
+            assert_eq!(is_normal(path), merge_and_resolve(path) == path, "{path:?}");
+            assert_eq!(normalize_path(path), merge_and_resolve(path), "{path:?}");
         }
     }
 }
