@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use google_tokens::JwksClientOptions;
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -241,14 +241,52 @@ impl Gateway {
             .map_or(0, crate::authn::Provider::cached_tokens)
     }
 
-    /// The gateway as an axum router, without the Cloud Run layers (tests: `oneshot`).
+    /// The gateway as an axum router, without the Cloud Run layers (tests: `oneshot`). Every
+    /// path goes to [`Gateway::service`].
     pub fn router(&self) -> Router {
-        // One handler runs the five steps in order (see the module docs for why each sits
-        // where it does). They were one `middleware::from_fn` layer each; as plain function
-        // calls they cost no boxed future, `Next` or extension map per step (bench/README.md).
-        Router::new()
-            .fallback(handle)
-            .with_state(self.shared.clone())
+        Router::new().fallback_service(self.service())
+    }
+
+    /// The gateway as one tower service, what [`serve`] serves: one handler runs the five
+    /// steps in order (see the module docs for why each sits where it does). They were one
+    /// `middleware::from_fn` layer each; as plain function calls they cost no boxed future,
+    /// `Next` or extension map per step, and with no router in front a request is not routed
+    /// to the only handler there is (bench/README.md).
+    pub fn service(&self) -> GatewayService {
+        GatewayService {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// [`Gateway::service`]: every request through [`handle`].
+#[derive(Clone)]
+pub struct GatewayService {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for GatewayService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayService").finish_non_exhaustive()
+    }
+}
+
+impl tower::Service<Request> for GatewayService {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { Ok(handle(&shared, req).await) })
     }
 }
 
@@ -263,23 +301,23 @@ where
 {
     // The binary's runtime (`cloud_run::runtime`) keeps a timer armed, so a request's deadline
     // timer never wakes tokio's driver.
-    cloud_run::serve(listener, gateway.router(), shutdown).await
+    cloud_run::serve(listener, gateway.service(), shutdown).await
 }
 
 /// Steps 1-5 for one request; the first step that answers ends it.
-async fn handle(State(s): State<Arc<Shared>>, mut req: Request) -> Response {
-    sanitize(&s, &mut req);
-    let matched = match route(&s, &req) {
+async fn handle(s: &Shared, mut req: Request) -> Response {
+    sanitize(s, &mut req);
+    let matched = match route(s, &req) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    if let Err(response) = authenticate(&s, &mut req, matched.index).await {
+    if let Err(response) = authenticate(s, &mut req, matched.index).await {
         return *response;
     }
-    if let Err(e) = backend_auth(&s, &mut req, matched.index).await {
+    if let Err(e) = backend_auth(s, &mut req, matched.index).await {
         return e.into_response();
     }
-    proxy_request(&s, req, matched).await
+    proxy_request(s, req, matched).await
 }
 
 /// Step 1: client copies of generated headers never get past the gateway.

@@ -230,7 +230,8 @@ pub struct Running {
 impl Running {
     pub async fn start(config: Config) -> Self {
         let gateway = Gateway::new(config).expect("gateway");
-        let server = LoopbackServer::start(gateway.router())
+        // What `gateway_shim::serve` serves.
+        let server = LoopbackServer::start(gateway.service())
             .await
             .expect("server");
         let client = reqwest::Client::builder()

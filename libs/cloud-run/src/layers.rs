@@ -12,6 +12,27 @@ use tower::{Layer, Service, ServiceExt as _};
 
 use crate::{access_log, request_id, trace_context};
 
+/// What [`crate::serve`] serves: any clonable tower service from requests to responses that
+/// cannot fail, such as an axum `Router`, or a binary's own service when a router would only
+/// route every path to one handler (the gateway shim).
+pub trait HttpApp:
+    Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> HttpApp for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Wraps `app` in the contract's layers: request id, trace context, request span and access log.
 ///
 /// [`crate::serve`] wraps the router itself (with [`Contract`], not through this function); call

@@ -60,7 +60,7 @@ mod signal;
 mod trace_context;
 
 pub use contract::{Contract, ContractError, DEFAULT_LOG_FILTER, DEFAULT_PORT};
-pub use layers::apply_layers;
+pub use layers::{HttpApp, apply_layers};
 pub use logging::{CloudLoggingLayer, LoggingError, init_logging};
 pub use loopback::LoopbackServer;
 pub use request_id::{RequestId, X_REQUEST_ID};

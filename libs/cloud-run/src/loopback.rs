@@ -7,7 +7,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use axum::Router;
+use crate::HttpApp;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -28,12 +28,12 @@ pub struct LoopbackServer {
 
 impl LoopbackServer {
     /// Serves `app` with [`ServeOptions::cloud_run`].
-    pub async fn start(app: Router) -> io::Result<Self> {
+    pub async fn start(app: impl HttpApp) -> io::Result<Self> {
         Self::start_with(app, ServeOptions::cloud_run()).await
     }
 
     /// Serves `app` with the given options (a short drain grace, say).
-    pub async fn start_with(app: Router, options: ServeOptions) -> io::Result<Self> {
+    pub async fn start_with(app: impl HttpApp, options: ServeOptions) -> io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (trigger, triggered) = oneshot::channel::<()>();

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::{Router, body::Body, extract::ConnectInfo};
+use axum::{body::Body, extract::ConnectInfo};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -36,7 +36,7 @@ use tokio::task::{JoinError, JoinSet};
 use tower::ServiceExt as _;
 
 use crate::access_log::duration_json;
-use crate::layers::Contract;
+use crate::layers::{Contract, HttpApp};
 
 /// How [`serve_with`] behaves; [`ServeOptions::cloud_run`] is what [`serve`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,21 +93,23 @@ pub enum ServeError {
 ///
 /// In a binary, pass `TcpListener::bind(contract.listen_addr())` and [`crate::shutdown_signal()`]; in
 /// tests, a listener on `127.0.0.1:0` and a oneshot receiver (or use [`crate::LoopbackServer`]).
-pub async fn serve<F>(listener: TcpListener, app: Router, shutdown: F) -> Result<Drain, ServeError>
+pub async fn serve<A, F>(listener: TcpListener, app: A, shutdown: F) -> Result<Drain, ServeError>
 where
+    A: HttpApp,
     F: Future<Output = ()> + Send + 'static,
 {
     serve_with(listener, app, shutdown, ServeOptions::cloud_run()).await
 }
 
 /// [`serve`] with explicit options.
-pub async fn serve_with<F>(
+pub async fn serve_with<A, F>(
     listener: TcpListener,
-    app: Router,
+    app: A,
     shutdown: F,
     options: ServeOptions,
 ) -> Result<Drain, ServeError>
 where
+    A: HttpApp,
     F: Future<Output = ()> + Send + 'static,
 {
     run(listener, app, shutdown, options, None).await
@@ -115,14 +117,15 @@ where
 
 /// The server loop. `stopped_accepting` is told when the listener has been closed, which lets
 /// [`crate::LoopbackServer`] callers check refusal without sleeping.
-pub(crate) async fn run<F>(
+pub(crate) async fn run<A, F>(
     listener: TcpListener,
-    app: Router,
+    app: A,
     shutdown: F,
     options: ServeOptions,
     stopped_accepting: Option<oneshot::Sender<()>>,
 ) -> Result<Drain, ServeError>
 where
+    A: HttpApp,
     F: Future<Output = ()> + Send + 'static,
 {
     let address = listener.local_addr().map_err(ServeError::LocalAddr)?;
@@ -215,10 +218,10 @@ fn is_connection_error(error: &io::Error) -> bool {
 }
 
 /// Serves one connection until it ends, shutting it down gracefully once draining starts.
-async fn serve_connection(
+async fn serve_connection<A: HttpApp>(
     stream: TcpStream,
     peer: SocketAddr,
-    app: Contract<Router>,
+    app: Contract<A>,
     mut drain: watch::Receiver<bool>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
