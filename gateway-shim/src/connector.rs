@@ -25,8 +25,11 @@
 //! The client ([`ProxyClient::request`]): HTTP/1.1 only, connections pooled per scheme and
 //! authority (idle 60 s, at most [`MAX_IDLE_PER_BACKEND`] idle per backend; reuse is what keeps
 //! the hop cheap), no redirects (a backend's 302 is the answer), no proxy from the environment,
-//! no retry of its own beyond the pool's resend of a request that a stale pooled connection
-//! refused unsent. The request goes in origin form; `Host` is set from the URI when the request
+//! and ESPv2's one retry on connect failure (`reset,connect-failure,refused-stream`, item 73):
+//! a connect that fails for any reason but a name that does not resolve is made once more, and
+//! the request the pool gave back unsent (body unread) goes over it, so no copy of it is kept
+//! for a retry that almost never happens; beyond that, the pool's resend of a request that a
+//! stale pooled connection refused unsent. The request goes in origin form; `Host` is set from the URI when the request
 //! has none, with the port only when not the scheme's default, as reqwest did; no
 //! `Accept: */*` is added (Envoy adds no header of its own either).
 
@@ -71,13 +74,35 @@ pub type BackendBody = PooledBody<BackendKey, ProxyBody>;
 
 /// Why a proxied request got no response: the connector failed (nothing was sent), or the
 /// exchange did.
-pub type ProxyError = SendError<ConnectFailure>;
+pub type ProxyError = SendError<ConnectFailure, ProxyBody>;
+
+/// A proxied request that got no response: why, and whether the connect was retried (Envoy's
+/// message says so).
+#[derive(Debug)]
+pub struct ProxyFailure {
+    pub error: ProxyError,
+    pub retried: bool,
+}
 
 /// The connector's failure, its cause in the source chain ([`DnsFailure`], [`TlsFailure`], an
 /// `io::Error`).
 #[derive(Debug, thiserror::Error)]
 #[error("connect failed")]
 pub struct ConnectFailure(#[source] pub BoxError);
+
+impl ConnectFailure {
+    /// The name did not resolve: Envoy has no host to retry on.
+    fn is_dns(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&*self.0);
+        while let Some(e) = cur {
+            if e.is::<DnsFailure>() {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
+    }
+}
 
 /// The pooled client every proxied request goes through.
 #[derive(Debug, Clone)]
@@ -116,16 +141,24 @@ pub fn proxy_client(outbound: &Outbound) -> Result<ProxyClient, OutboundError> {
 
 impl ProxyClient {
     /// Sends `request`, whose URI is absolute (scheme and authority say where to connect), and
-    /// returns the backend's response head with its body still streaming.
+    /// returns the backend's response head with its body still streaming. A failed connect is
+    /// retried once (see the module documentation), unless the name did not resolve.
     pub async fn request(
         &self,
         mut request: Request<ProxyBody>,
-    ) -> Result<Response<BackendBody>, ProxyError> {
+    ) -> Result<Response<BackendBody>, ProxyFailure> {
         let uri = std::mem::take(request.uri_mut());
         let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
         else {
             let reason = io::Error::new(io::ErrorKind::InvalidInput, "the URI is not absolute");
-            return Err(SendError::Connect(ConnectFailure(Box::new(reason))));
+            let error = ConnectFailure(Box::new(reason));
+            return Err(ProxyFailure {
+                error: SendError::Connect {
+                    error,
+                    request: Box::new(request),
+                },
+                retried: false,
+            });
         };
         if !request.headers().contains_key(header::HOST)
             && let Some(host) = host_header(&scheme, &authority)
@@ -139,12 +172,26 @@ impl ProxyClient {
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
         );
         let key = (scheme, authority);
-        let connector = self.connector.clone();
-        self.pool
-            .send(&key, request, move || async move {
-                connector.oneshot(uri).await.map_err(ConnectFailure)
-            })
-            .await
+        let connect = || {
+            let connector = self.connector.clone();
+            let uri = uri.clone();
+            async move { connector.oneshot(uri).await.map_err(ConnectFailure) }
+        };
+        match self.pool.send(&key, request, connect).await {
+            Ok(response) => Ok(response),
+            Err(SendError::Connect { error, request }) if !error.is_dns() => self
+                .pool
+                .send(&key, *request, connect)
+                .await
+                .map_err(|error| ProxyFailure {
+                    error,
+                    retried: true,
+                }),
+            Err(error) => Err(ProxyFailure {
+                error,
+                retried: false,
+            }),
+        }
     }
 }
 

@@ -11,8 +11,9 @@
 //!   timeout` (item 72). Headers sent but the body not finished: the body stream errors and the
 //!   connection is reset, as Envoy resets the stream.
 //! - **Failures before headers** (item 72): Envoy's texts. ESPv2 retries once on connect failure
-//!   (`reset,connect-failure,refused-stream`, item 73); so does this proxy, when the request has
-//!   no body to replay, and the message then says `retried and the latest reset reason`.
+//!   (`reset,connect-failure,refused-stream`, item 73); so does this proxy's client
+//!   ([`ProxyClient::request`]: nothing of the request was sent, so it goes again whole, body
+//!   included), and the message then says `retried and the latest reset reason`.
 //! - **Hop-by-hop headers** (RFC 9110 section 7.6.1, [`hop_by_hop::strip`]): `Connection` and
 //!   every header it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`,
 //!   `Transfer-Encoding`, `Upgrade`, `Proxy-Authenticate`, `Proxy-Authorization` are dropped in
@@ -71,36 +72,34 @@ pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -
         Limited::new(body, limit).boxed_unsync()
     };
 
-    // A bodiless request keeps a copy for the retry.
-    let retry = empty_body.then(|| (call.uri.clone(), headers.clone()));
-    let method = parts.method;
-    let build = |uri: Uri, headers: HeaderMap, body: ProxyBody| {
-        client.request(outbound_request(method.clone(), uri, headers, body))
-    };
-
-    let mut result = tokio::time::timeout_at(deadline_at, build(call.uri, headers, body)).await;
-    let mut retried = false;
-    // One retry on connect failure, when there is no body to replay (ESPv2's retry policy).
-    if let Some((uri, headers)) = retry
-        && let Ok(Err(ref e)) = result
-        && e.is_connect()
-        && find_source::<DnsFailure>(e).is_none()
-    {
-        retried = true;
-        result = tokio::time::timeout_at(deadline_at, build(uri, headers, empty())).await;
-    }
+    let outbound = outbound_request(parts.method, call.uri, headers, body);
+    // One timer for the whole route deadline: it bounds the wait for the response head here,
+    // then goes with the body ([`DeadlineBody`]), as Envoy's route timeout runs until the
+    // response is complete. It is armed on its first poll, so only when the backend makes the
+    // gateway wait.
+    let mut deadline = Box::pin(tokio::time::sleep_until(deadline_at));
+    let mut exchange = std::pin::pin!(client.request(outbound));
+    let result = std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await;
 
     let response = match result {
-        Err(_elapsed) => return GatewayError::UpstreamTimeout.into_response(),
-        Ok(Err(err)) => return upstream_error(&err, retried).into_response(),
-        Ok(Ok(r)) => r,
+        None => return GatewayError::UpstreamTimeout.into_response(),
+        Some(Err(failure)) => {
+            return upstream_error(&failure.error, failure.retried).into_response();
+        }
+        Some(Ok(r)) => r,
     };
 
     let (mut head, body) = response.into_parts();
     hop_by_hop::strip(&mut head.headers);
     let body = DeadlineBody {
         inner: body,
-        deadline: Box::pin(tokio::time::sleep_until(deadline_at)),
+        deadline,
         failed: false,
     };
     Response::from_parts(head, Body::new(body))

@@ -108,10 +108,10 @@ pub async fn forward(
                 timeout,
             });
         }
-        Ok(Err(SendError::Connect(source))) => {
+        Ok(Err(SendError::Connect { error, .. })) => {
             return Err(UpstreamError::Unreachable {
                 addr: addr.to_string(),
-                source,
+                source: error,
             });
         }
         Ok(Err(SendError::Exchange(source))) => {

@@ -11,7 +11,8 @@
 #   gateway-jwt     gateway-shim, Firebase JWT verified (cached) + backend token + proxy
 #   iap-tls         the emulator: URL map, IAP, assertion, Cloud Run front end, proxy
 #
-# Each hop runs under `valgrind --tool=callgrind`; N requests (default 1000) go over one
+# Each hop runs under `valgrind --tool=callgrind`, pinned to one core as in the CPU-time benches
+# (so the fortress binaries run the same current-thread runtime, `cloud_run::runtime`); N requests (default 1000) go over one
 # keep-alive connection after 200 of warm-up; the counters are zeroed before them
 # (callgrind_control -z) and dumped after, and the total is divided by N. Everything listens on
 # 127.0.0.1. valgrind and nginx come from Debian when missing. To see where the instructions go,
@@ -36,7 +37,7 @@ cg_start() {
     local check=()
     while [ "$1" != -- ]; do check+=("$1"); shift; done
     shift
-    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$name" "$@" \
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$name" "$@" \
         > "$work/$name.log" 2>&1 &
     cg_pid=$!
     pids+=("$cg_pid")

@@ -221,6 +221,33 @@ async fn a_refused_connection_is_envoys_503_after_one_retry() {
 }
 
 #[tokio::test]
+async fn a_request_with_a_body_is_retried_on_connect_failure_too() {
+    // Nothing of it was sent when the connect failed, so it goes again whole, as Envoy's retry
+    // policy (item 73) retries any request.
+    let fakes = Fakes::start().await;
+    fakes.serve_identity_tokens().await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let spec = standard_spec(&format!("http://{dead}"), &fakes.keys.uri());
+    let running = Running::start(fakes.config(&spec)).await;
+    let resp = running
+        .client
+        .post(running.url("/upload"))
+        .body("a body the backend never sees")
+        .send()
+        .await
+        .expect("send");
+    let (status, _, body) = parts(resp).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        r#"{"code":503,"message":"upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111"}"#
+    );
+}
+
+#[tokio::test]
 async fn an_unresolvable_backend_is_no_healthy_upstream() {
     let fakes = Fakes::start().await;
     fakes.serve_identity_tokens().await;

@@ -41,20 +41,41 @@ use tokio::time::Instant;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a request got no response.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError<E: std::error::Error + 'static> {
-    /// The caller's `connect` failed: nothing was sent.
+#[derive(thiserror::Error)]
+pub enum SendError<E: std::error::Error + 'static, B> {
+    /// The caller's `connect` failed: nothing was sent, and the request comes back untouched
+    /// (body unread), so a caller whose policy retries connect failures sends it again without
+    /// having kept a copy. Boxed: the error stays small in every `Result` that carries it.
     #[error("connect failed")]
-    Connect(#[source] E),
+    Connect {
+        #[source]
+        error: E,
+        request: Box<Request<B>>,
+    },
     /// The connection was made but the exchange failed: hyper says why (its source chain holds
     /// a request body's own error, e.g. a size limit).
     #[error("the exchange failed")]
     Exchange(#[source] hyper::Error),
 }
 
-impl<E: std::error::Error + 'static> SendError<E> {
+impl<E: std::error::Error + 'static, B> SendError<E, B> {
     pub fn is_connect(&self) -> bool {
-        matches!(self, SendError::Connect(_))
+        matches!(self, SendError::Connect { .. })
+    }
+}
+
+// By hand: the request's body need not be `Debug`, and only its line matters here.
+impl<E: std::error::Error + 'static, B> std::fmt::Debug for SendError<E, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Connect { error, request } => f
+                .debug_struct("Connect")
+                .field("error", error)
+                .field("method", request.method())
+                .field("uri", request.uri())
+                .finish_non_exhaustive(),
+            SendError::Exchange(error) => f.debug_tuple("Exchange").field(error).finish(),
+        }
     }
 }
 
@@ -147,7 +168,7 @@ where
         key: &K,
         mut request: Request<B>,
         connect: impl FnOnce() -> Fut,
-    ) -> Result<Response<PooledBody<K, B>>, SendError<E>>
+    ) -> Result<Response<PooledBody<K, B>>, SendError<E, B>>
     where
         IO: Read + Write + Unpin + Send + 'static,
         E: std::error::Error + 'static,
@@ -163,7 +184,15 @@ where
                 },
             }
         }
-        let io = connect().await.map_err(SendError::Connect)?;
+        let io = match connect().await {
+            Ok(io) => io,
+            Err(error) => {
+                return Err(SendError::Connect {
+                    error,
+                    request: Box::new(request),
+                });
+            }
+        };
         let (mut sender, connection) = http1::handshake(io).await.map_err(SendError::Exchange)?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -70,7 +70,7 @@ fn pool() -> Pool<SocketAddr, Body> {
 async fn get(
     pool: &Pool<SocketAddr, Body>,
     addr: SocketAddr,
-) -> Result<Response<PooledBody<SocketAddr, Body>>, SendError<std::io::Error>> {
+) -> Result<Response<PooledBody<SocketAddr, Body>>, SendError<std::io::Error, Body>> {
     let request = Request::builder()
         .uri("/")
         .header(header::HOST, addr.to_string())
@@ -181,13 +181,13 @@ async fn a_connection_idle_past_the_timeout_is_not_reused() {
 }
 
 #[tokio::test]
-async fn a_failed_connect_is_a_connect_error() {
+async fn a_failed_connect_is_a_connect_error_that_gives_the_request_back() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     let err = get(&pool(), addr).await.expect_err("refused");
     assert!(err.is_connect(), "{err}");
     assert!(
-        matches!(err, SendError::Connect(ref e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
+        matches!(err, SendError::Connect { ref error, ref request } if error.kind() == std::io::ErrorKind::ConnectionRefused && request.uri() == "/")
     );
 }
