@@ -33,7 +33,7 @@ impl<S> HttpApp for S where
 {
 }
 
-/// Wraps `app` in the contract's layers: request id, trace context, request span and access log.
+/// Wraps `app` in the contract's layers: request id, trace context, request scope and access log.
 ///
 /// [`crate::serve`] wraps the router itself (with [`Contract`], not through this function); call
 /// this only to test a router without sockets (`apply_layers(app).oneshot(request)`), or the
@@ -45,9 +45,10 @@ impl<S> HttpApp for S where
 ///    sets it on every response, including responses made by the layers inside it.
 /// 2. **trace context**: parses the trace headers once into a `TraceContext` extension; it needs nothing
 ///    from the layers inside and the access log needs it.
-/// 3. **request span and access log** (innermost of ours): reads both extensions into its span, so the
-///    span covers exactly the application's work and its latency is the application's latency; a
-///    layer the application adds itself runs inside the span and its log lines carry the trace.
+/// 3. **request scope and access log** (innermost of ours): reads both extensions into the request's
+///    scope (`request_scope`), so the scope covers exactly the application's work and its latency is
+///    the application's latency; a layer the application adds itself runs inside the scope and its
+///    log lines carry the trace.
 ///
 /// The three run as one service, in that order: one boxed future per request. They were one
 /// `middleware::from_fn` layer, which cost a second boxed future, a `Next` and a route clone per

@@ -43,7 +43,9 @@
 //! - `runtime`: [`runtime()`], a tokio runtime sized to the CPUs the process may use.
 //! - `request_id`: [`RequestId`], the `x-request-id` middleware.
 //! - `trace_context`: [`TraceContext`], parsing and writing both trace headers.
-//! - `access_log`: the request span and the `httpRequest` access line.
+//! - `access_log`: the request's scope around the application and the `httpRequest` access line.
+//! - `request_scope`: the request a task serves (id, trace) for its log lines, a task-local;
+//!   [`in_current_request`] carries it into a spawned task.
 //! - `logging`: [`CloudLoggingLayer`] and [`init_logging`], Cloud Logging's JSON line format.
 //! - `loopback`: [`LoopbackServer`], the same server on `127.0.0.1:0` for tests and the in-process e2e
 //!   stack.
@@ -54,6 +56,7 @@ mod layers;
 mod logging;
 mod loopback;
 mod request_id;
+mod request_scope;
 mod runtime;
 mod server;
 mod signal;
@@ -64,6 +67,7 @@ pub use layers::{HttpApp, apply_layers};
 pub use logging::{CloudLoggingLayer, LoggingError, init_logging};
 pub use loopback::LoopbackServer;
 pub use request_id::{RequestId, X_REQUEST_ID};
+pub use request_scope::in_current_request;
 pub use runtime::runtime;
 pub use server::{Drain, ServeError, ServeOptions, serve, serve_with};
 pub use signal::shutdown_signal;

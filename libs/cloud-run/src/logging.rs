@@ -10,14 +10,15 @@
 //! | `message` | the event message |
 //! | `time` | now, RFC 3339 in UTC |
 //! | `logging.googleapis.com/sourceLocation` | `file`, `line` (a string, as protobuf JSON writes int64) and `function` (the event's target, a module path) |
-//! | `logging.googleapis.com/trace` | a `trace_id` field of the event or an enclosing span, as `projects/PROJECT/traces/TRACE_ID` when the project is known, else the bare id |
+//! | `logging.googleapis.com/trace` | a `trace_id` field of the event, an enclosing span or the request being served, as `projects/PROJECT/traces/TRACE_ID` when the project is known, else the bare id |
 //! | `logging.googleapis.com/spanId` | a `span_id` field, 16 hex digits |
 //! | `logging.googleapis.com/trace_sampled` | a `trace_sampled` field, a boolean |
 //! | `httpRequest` | every `httpRequest.NAME` field, nested as `{"NAME": value}` |
 //! | anything else | the other fields of the event and of its enclosing spans, flattened (inner spans override outer ones, the event overrides spans) |
 //!
-//! The request span of [`crate::apply_layers`] provides `request_id` and the trace fields, and its
-//! access line provides `httpRequest` (module `access_log`).
+//! The request being served (a task-local that [`crate::apply_layers`] sets, module
+//! `request_scope`) provides `request_id` and the trace fields, and its access line provides
+//! `httpRequest` (module `access_log`).
 //!
 //! The layer takes any `MakeWriter`, so tests capture lines in a buffer. Each line is written with one
 //! `write_all`, so lines from concurrent requests do not interleave. Writing to stdout blocks briefly,
@@ -100,8 +101,7 @@ where
 }
 
 /// A span's fields, kept in its extensions until the span closes: a short list under the
-/// fields' static names, turned into an event's map only when an event is written (every
-/// request opens a span; few write a line).
+/// fields' static names, turned into an event's map only when an event is written.
 struct SpanFields(Vec<(&'static str, Value)>);
 
 impl<S, W> Layer<S> for CloudLoggingLayer<W>
@@ -125,7 +125,9 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // Outermost first: the request, then its spans from the root, then the event.
         let mut fields = Map::new();
+        crate::request_scope::RequestScope::put_current(&mut fields);
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {

@@ -6,7 +6,7 @@
 //! one is no reason to fail the request, but it must not reach the logs as attacker-shaped text.
 //!
 //! The effective id is written back into the request's `x-request-id` header (so a proxy forwards the
-//! same id), stored as a [`RequestId`] extension for handlers, recorded on the request span (so every log
+//! same id), stored as a [`RequestId`] extension for handlers, carried by the request's scope (so every log
 //! line carries it), and set on the response.
 
 use std::fmt;
@@ -71,17 +71,28 @@ impl fmt::Display for RequestId {
 /// id is written back to the header and exposed as a [`RequestId`] extension. The caller echoes
 /// it on the response with [`echo`].
 pub(crate) fn settle(request: &mut Request) -> RequestId {
-    let id = match request.headers().get(&X_REQUEST_ID) {
-        Some(value) => RequestId::parse(value).unwrap_or_else(|| {
-            // The rejected value is not logged: it is exactly the text we refuse to carry.
-            tracing::debug!(length = value.len(), "replacing a malformed x-request-id");
-            RequestId::generate()
-        }),
-        None => RequestId::generate(),
+    // One lookup of the (non-standard, so hashed byte by byte) name: a kept id is left where
+    // it is, a missing or replaced one written in place.
+    let id = match request.headers_mut().entry(&X_REQUEST_ID) {
+        http::header::Entry::Occupied(mut entry) => match RequestId::parse(entry.get()) {
+            Some(kept) => kept,
+            None => {
+                // The rejected value is not logged: it is exactly the text we refuse to carry.
+                tracing::debug!(
+                    length = entry.get().len(),
+                    "replacing a malformed x-request-id"
+                );
+                let fresh = RequestId::generate();
+                entry.insert(fresh.header_value().clone());
+                fresh
+            }
+        },
+        http::header::Entry::Vacant(entry) => {
+            let fresh = RequestId::generate();
+            entry.insert(fresh.header_value().clone());
+            fresh
+        }
     };
-    request
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), id.header_value().clone());
     request.extensions_mut().insert(id.clone());
     id
 }

@@ -22,7 +22,7 @@
 //!
 //! The [`crate::apply_layers`] stack puts a [`TraceContext`] into every request's extensions (a fresh,
 //! unsampled root when the request carries none, so the log lines of one request still share a trace id)
-//! and the request span carries it into every log line.
+//! and the request's scope (`request_scope`) carries it into every log line.
 
 use std::fmt;
 
