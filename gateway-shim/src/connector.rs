@@ -29,8 +29,8 @@
 //! a connect that fails for any reason but a name that does not resolve is made once more, and
 //! the request the pool gave back unsent (body unread) goes over it, so no copy of it is kept
 //! for a retry that almost never happens; beyond that, the pool's resend of a request that a
-//! stale pooled connection refused unsent. The request goes in origin form; `Host` is set from the URI when the request
-//! has none, with the port only when not the scheme's default, as reqwest did; no
+//! stale pooled connection refused unsent. The request goes in origin form; `Host` is set from the URI, replacing any the request
+//! carried, with the port only when not the scheme's default, as reqwest did; no
 //! `Accept: */*` is added (Envoy adds no header of its own either).
 
 use std::future::Future;
@@ -160,10 +160,15 @@ impl ProxyClient {
                 retried: false,
             });
         };
-        if !request.headers().contains_key(header::HOST)
-            && let Some(host) = host_header(&scheme, &authority)
-        {
-            request.headers_mut().insert(header::HOST, host);
+        // `Host` is the backend's, whatever the request carried (ESPv2 rewrites it to the
+        // address host): replaced in place, or removed when the authority makes no valid one.
+        match host_header(&scheme, &authority) {
+            Some(host) => {
+                request.headers_mut().insert(header::HOST, host);
+            }
+            None => {
+                request.headers_mut().remove(header::HOST);
+            }
         }
         // Origin form on the wire: the connection already says where the request goes.
         *request.uri_mut() = Uri::from(

@@ -347,7 +347,8 @@ fn route(s: &Shared, req: &Request) -> Result<Matched, GatewayError> {
     if req
         .uri()
         .path_and_query()
-        .is_some_and(|pq| pq.as_str().contains('#'))
+        // A byte search: `contains('#')` went through the char searcher (~300 instructions).
+        .is_some_and(|pq| pq.as_str().as_bytes().contains(&b'#'))
     {
         return Err(GatewayError::FragmentInPath);
     }

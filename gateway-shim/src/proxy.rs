@@ -31,7 +31,7 @@ use std::time::Duration;
 use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Uri, Version, header};
+use http::{HeaderMap, Method, Request, Uri, Version};
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Limited};
 use tokio::time::Instant;
@@ -61,8 +61,9 @@ pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
     hop_by_hop::strip(&mut headers);
-    // The client sets Host from the URI: the backend's host, its port when not the default.
-    headers.remove(header::HOST);
+    // The client's Host stays in the map for now: the proxy client replaces it in place with
+    // the backend's (ESPv2 rewrites Host to the address host), one lookup instead of a removal
+    // here and an insertion there.
 
     let empty_body = HttpBody::size_hint(&body).exact() == Some(0);
     let limit = usize::try_from(call.max_request_bytes).unwrap_or(usize::MAX);

@@ -39,6 +39,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::Request;
+use axum::http::header::Entry;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use blueprint::{IngressSource, InvokerIamCheck, Member, Service};
@@ -338,11 +339,15 @@ fn strip_signature(headers: &mut HeaderMap, header: &HeaderName) {
 fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
     let xff = HeaderName::from_static("x-forwarded-for");
     if let Some(peer) = caller.peer {
+        // One lookup of the (non-standard, so hashed) name to read and to write it.
+        let entry = headers.entry(xff);
         let mut value = String::with_capacity(64);
-        if let Some(existing) = headers
-            .get(&xff)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty())
+        if let Entry::Occupied(existing) = &entry
+            && let Some(existing) = existing
+                .get()
+                .to_str()
+                .ok()
+                .filter(|v| !v.trim().is_empty())
         {
             value.push_str(existing);
             value.push_str(", ");
@@ -350,17 +355,22 @@ fn add_forwarding_headers(headers: &mut HeaderMap, caller: Caller) {
         push_ip(&mut value, peer);
         // (`try_from` a `String` takes its buffer; `from_str` would copy it.)
         if let Ok(v) = HeaderValue::try_from(value) {
-            headers.insert(xff, v);
+            match entry {
+                Entry::Occupied(mut existing) => {
+                    existing.insert(v);
+                }
+                Entry::Vacant(vacant) => {
+                    vacant.insert(v);
+                }
+            }
         }
     }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(caller.scheme.as_str()),
     );
-    let had_traceparent = headers.contains_key(&TRACEPARENT);
-    let trace = TraceContext::from_headers(headers)
-        .unwrap_or_else(TraceContext::new_root)
-        .child();
+    let (caller_trace, had_traceparent) = TraceContext::from_headers_noting_traceparent(headers);
+    let trace = caller_trace.unwrap_or_else(TraceContext::new_root).child();
     if let Ok(v) = HeaderValue::try_from(trace.x_cloud_trace_context()) {
         headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
     }

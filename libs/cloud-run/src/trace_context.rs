@@ -166,10 +166,24 @@ impl TraceContext {
     /// Reads the context from request headers: a valid `traceparent` first, else a valid
     /// `X-Cloud-Trace-Context`, else `None`. Only the first value of each header is considered.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let first = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        first(&TRACEPARENT)
+        Self::from_headers_noting_traceparent(headers).0
+    }
+
+    /// [`TraceContext::from_headers`], and whether a `traceparent` header was there at all
+    /// (valid or not), from one lookup of it: a proxy that adds a child's `traceparent` only
+    /// where the caller sent one asks both on every request.
+    pub fn from_headers_noting_traceparent(headers: &HeaderMap) -> (Option<Self>, bool) {
+        let traceparent = headers.get(&TRACEPARENT);
+        let context = traceparent
+            .and_then(|v| v.to_str().ok())
             .and_then(Self::parse_traceparent)
-            .or_else(|| first(&X_CLOUD_TRACE_CONTEXT).and_then(Self::parse_x_cloud_trace_context))
+            .or_else(|| {
+                headers
+                    .get(&X_CLOUD_TRACE_CONTEXT)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Self::parse_x_cloud_trace_context)
+            });
+        (context, traceparent.is_some())
     }
 
     /// Parses a W3C `traceparent` value; `None` if it is not valid.
