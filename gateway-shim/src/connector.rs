@@ -29,8 +29,9 @@
 //! a connect that fails for any reason but a name that does not resolve is made once more, and
 //! the request the pool gave back unsent (body unread) goes over it, so no copy of it is kept
 //! for a retry that almost never happens; beyond that, the pool's resend of a request that a
-//! stale pooled connection refused unsent. The request goes in origin form; `Host` is set from the URI, replacing any the request
-//! carried, with the port only when not the scheme's default, as reqwest did; no
+//! stale pooled connection refused unsent. The request goes in origin form; `Host` is set
+//! from the URI, replacing any the request carried, with the port only when not the scheme's
+//! default, as reqwest did; no
 //! `Accept: */*` is added (Envoy adds no header of its own either).
 
 use std::future::Future;

@@ -61,9 +61,7 @@ pub async fn forward(client: &ProxyClient, request: Request<Body>, call: Call) -
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
     hop_by_hop::strip(&mut headers);
-    // The client's Host stays in the map for now: the proxy client replaces it in place with
-    // the backend's (ESPv2 rewrites Host to the address host), one lookup instead of a removal
-    // here and an insertion there.
+    // Host is left for the proxy client, which replaces it with the backend's in place.
 
     let empty_body = HttpBody::size_hint(&body).exact() == Some(0);
     let limit = usize::try_from(call.max_request_bytes).unwrap_or(usize::MAX);
