@@ -43,8 +43,12 @@ wait_for() {
     exit 1
 }
 
-# CPU time (user + system, in clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time a process has used so far, in clock ticks: "USER SYSTEM". The split says where a hop's
+# cost lies: user space is the hop's own work; system time is mostly loopback TCP and wake-ups,
+# the same syscalls for every hop here (strace -c: two writev, two recvfrom, two epoll_wait a
+# request for nginx and fortress alike), whose cost still varies with how long the other core
+# has been idle when a wake-up reaches it.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
 # Writes DIR/nginx.conf: one worker, proxy_pass with a keepalive upstream to BACKEND
 # (host:port), on a free port (-> $nginx_port). With `tls`, it terminates TLS with a throwaway
@@ -110,11 +114,11 @@ hop_run() {
     local name=$1 pid=$2 url=$3
     shift 3
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "$@" "$url" > /dev/null
-    local t0=0 t1=0
+    local t0="0 0" t1="0 0"
     [ "$pid" != 0 ] && t0=$(cpu_ticks "$pid")
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" > "$work/$name.txt"
     [ "$pid" != 0 ] && t1=$(cpu_ticks "$pid")
-    local rps p50 p99 requests non2xx cpu_us
+    local rps p50 p99 requests non2xx cpu_us user_us sys_us
     rps=$(awk '/Requests\/sec/ {print $2}' "$work/$name.txt")
     p50=$(awk '$1=="50%" {print $2}' "$work/$name.txt")
     p99=$(awk '$1=="99%" {print $2}' "$work/$name.txt")
@@ -124,36 +128,51 @@ hop_run() {
         echo "$name: $non2xx non-2xx answers out of $requests" >&2
         exit 1
     fi
-    cpu_us=-
-    [ "$pid" != 0 ] && cpu_us=$(awk -v d=$((t1 - t0)) -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.1f", d * 1e6 / hz / n}')
-    printf '%-8s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req\n' "$name" "$rps" "$p50" "$p99" "$cpu_us"
-    echo "$name $rps $p50 $p99 $cpu_us" >> "$work/summary"
+    cpu_us=- user_us=- sys_us=-
+    if [ "$pid" != 0 ]; then
+        read -r user_us sys_us < <(awk -v a="$t0" -v b="$t1" -v n="$requests" -v hz="$hz" 'BEGIN {
+            split(a, x, " "); split(b, y, " ")
+            printf "%.1f %.1f\n", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n }')
+        cpu_us=$(awk -v u="$user_us" -v s="$sys_us" 'BEGIN {printf "%.1f", u + s}')
+    fi
+    printf '%-8s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req (user %s, sys %s)\n' \
+        "$name" "$rps" "$p50" "$p99" "$cpu_us" "$user_us" "$sys_us"
+    echo "$name $rps $p50 $p99 $cpu_us $user_us $sys_us" >> "$work/summary"
 }
 
 hop_summarize() {
     python3 - "$work/summary" "$@" <<'PY'
-import sys
+import math, sys
 def ms(v):
     for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
         if v.endswith(unit):
             return float(v[: -len(unit)]) * f
     return float(v)
+def num(v):
+    return math.nan if v == "-" else float(v)
 summary, baseline, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+# Per hop: the best rate and latencies of any round, and the round with the least CPU per
+# request (interference only ever adds to it), with that round's user/system split.
 rows = {}
-for n, r, p50, p99, c in (l.split() for l in open(summary)):
-    cpu = float("nan") if c == "-" else float(c)
-    best = rows.get(n)
-    if best is None or float(r) > best[0]:
-        rows[n] = [float(r), ms(p50), ms(p99), cpu if best is None else best[3]]
-    # The least CPU per request of any round: interference only adds.
-    rows[n][3] = min(rows[n][3], cpu) if rows[n][3] == rows[n][3] else cpu
+for n, r, p50, p99, c, u, s in (l.split() for l in open(summary)):
+    best = rows.setdefault(n, {"rps": 0.0, "p50": math.inf, "p99": math.inf, "cpu": (math.nan,) * 3})
+    if float(r) > best["rps"]:
+        best.update(rps=float(r), p50=ms(p50), p99=ms(p99))
+    cpu = (num(c), num(u), num(s))
+    if not cpu[0] >= best["cpu"][0] and cpu[0] == cpu[0]:
+        best["cpu"] = cpu
 print("== best round of each")
-for name, (rps, p50, p99, cpu) in rows.items():
-    print(f"{name:8s} {rps:10.0f} req/s   p50 {p50:.3f} ms   p99 {p99:.3f} ms   cpu {cpu:.1f} us/req")
-b_rps, b_p50, b_p99, b_cpu = rows[baseline]
+for name, b in rows.items():
+    cpu, user, system = b["cpu"]
+    print(f"{name:8s} {b['rps']:10.0f} req/s   p50 {b['p50']:.3f} ms   p99 {b['p99']:.3f} ms   "
+          f"cpu {cpu:.1f} us/req (user {user:.1f}, sys {system:.1f})")
+base = rows[baseline]
 print(f"== against {baseline} (cost per hop = CPU time per request of the hop's process)")
 for name in names:
-    rps, p50, p99, cpu = rows[name]
-    print(f"{name:8s} cost per hop x{cpu / b_cpu:.2f}   rps x{rps / b_rps:.2f}   p50 x{p50 / b_p50:.2f}   p99 x{p99 / b_p99:.2f}")
+    b = rows[name]
+    print(f"{name:8s} cost per hop x{b['cpu'][0] / base['cpu'][0]:.2f} "
+          f"(user x{b['cpu'][1] / base['cpu'][1]:.2f}, sys x{b['cpu'][2] / base['cpu'][2]:.2f})   "
+          f"rps x{b['rps'] / base['rps']:.2f}   p50 x{b['p50'] / base['p50']:.2f}   "
+          f"p99 x{b['p99'] / base['p99']:.2f}")
 PY
 }

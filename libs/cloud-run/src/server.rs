@@ -233,7 +233,15 @@ async fn serve_connection<A: HttpApp>(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's HTTP/1 header read timeout (30 s) needs a timer to take effect: a client that opens a
     // connection and trickles headers would otherwise hold it forever.
-    builder.http1().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // A response's head and body copied into one buffer and written with one `write`,
+        // rather than queued as separate buffers for `writev`: responses here are mostly small,
+        // and the queue's bookkeeping cost more than the copy (callgrind: about 450 fewer
+        // instructions a proxied request, with the same in `http1-pool`). Large bodies are
+        // still streamed, in chunks up to hyper's buffer limit.
+        .writev(false);
     let mut connection =
         pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
     let draining = async {

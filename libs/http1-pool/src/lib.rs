@@ -193,7 +193,13 @@ where
                 });
             }
         };
-        let (mut sender, connection) = http1::handshake(io).await.map_err(SendError::Exchange)?;
+        // A request's head and body written from one buffer, as `cloud_run`'s server writes
+        // responses (see its `serve_connection`).
+        let (mut sender, connection) = http1::Builder::new()
+            .writev(false)
+            .handshake(io)
+            .await
+            .map_err(SendError::Exchange)?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "pooled connection ended");
