@@ -3,6 +3,9 @@
 #
 #   direct : wrk -> backend                                  (the baseline)
 #   nginx  : wrk -> nginx proxy_pass (keepalive upstream) -> backend
+#   nginx-jwt: the same, sent the gateway route's request (its Firebase token included), the
+#            baseline of that route: each hop is measured against nginx forwarding the very
+#            same request
 #   open   : wrk -> gateway-shim (backend ID token from cache + proxy) -> backend
 #   gateway: wrk -> gateway-shim (Firebase JWT verify + backend token + proxy) -> backend
 #
@@ -43,8 +46,10 @@ for CONNECTIONS in $CONNECTIONS_LIST; do
         echo "-- round $round"
         hop_run direct 0 "http://$backend/bench"
         hop_run nginx "$nginx_worker" "http://127.0.0.1:$nginx_port/bench"
+        hop_run nginx-jwt "$nginx_worker" "http://127.0.0.1:$nginx_port/bench" \
+            -H "Authorization: Bearer $token"
         hop_run open "$gw_pid" "http://127.0.0.1:$gw_port/open"
         hop_run gateway "$gw_pid" "http://127.0.0.1:$gw_port/bench" -H "Authorization: Bearer $token"
     done
-    hop_summarize nginx open gateway
+    hop_summarize nginx open gateway/nginx-jwt
 done

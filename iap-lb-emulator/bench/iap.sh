@@ -3,7 +3,8 @@
 # the emulator) against an nginx proxy_pass hop, same machine, same service behind both:
 #
 #   direct: wrk -> smoothie-service                                       (the baseline)
-#   nginx : wrk -TLS-> nginx proxy_pass (keepalive upstream) -> smoothie-service
+#   nginx : wrk -TLS-> nginx proxy_pass (keepalive upstream) -> smoothie-service, sent the very
+#           request the emulator gets (its Host and the gateway's ID token)
 #   iap   : wrk -TLS-> emulator: URL map, IAP (Google ID token verified, IAM checked, ES256
 #           assertion signed), run.app front end (ingress, invoker) -> smoothie-service
 #
@@ -53,7 +54,9 @@ for CONNECTIONS in $CONNECTIONS_LIST; do
     for round in $(seq "$ROUNDS"); do
         echo "-- round $round"
         hop_run direct 0 "http://127.0.0.1:$service_port/smoothie/recipes/green-machine"
-        hop_run nginx "$nginx_worker" "https://127.0.0.1:$nginx_port/smoothie/recipes/green-machine"
+        # nginx is sent the very request the emulator gets, the gateway's ID token included.
+        hop_run nginx "$nginx_worker" "https://127.0.0.1:$nginx_port/smoothie/recipes/green-machine" \
+            -H "Host: $domain" -H "Authorization: Bearer $token"
         hop_run iap "$emulator_pid" "https://127.0.0.1:$https_port/smoothie/recipes/green-machine" \
             -H "Host: $domain" -H "Authorization: Bearer $token"
     done

@@ -13,6 +13,8 @@
 #   start_nginx BACKEND [tls]      -> $nginx_port, $nginx_worker (one worker, keepalive upstream)
 #   hop_run NAME PID URL [WRK-ARGS...]   appends one line to $work/summary
 #   hop_summarize BASELINE NAME...       best round of each, then ratios against BASELINE
+#                                        (NAME/OTHER: against OTHER instead, e.g. a hop against
+#                                        nginx forwarding the very same request)
 
 DURATION=${DURATION:-10s}
 # Where cargo puts release binaries (CARGO_TARGET_DIR is honoured, e.g. an unstripped build for
@@ -135,7 +137,7 @@ hop_run() {
             printf "%.1f %.1f\n", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n }')
         cpu_us=$(awk -v u="$user_us" -v s="$sys_us" 'BEGIN {printf "%.1f", u + s}')
     fi
-    printf '%-8s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req (user %s, sys %s)\n' \
+    printf '%-10s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req (user %s, sys %s)\n' \
         "$name" "$rps" "$p50" "$p99" "$cpu_us" "$user_us" "$sys_us"
     echo "$name $rps $p50 $p99 $cpu_us $user_us $sys_us" >> "$work/summary"
 }
@@ -164,12 +166,14 @@ for n, r, p50, p99, c, u, s in (l.split() for l in open(summary)):
 print("== best round of each")
 for name, b in rows.items():
     cpu, user, system = b["cpu"]
-    print(f"{name:8s} {b['rps']:10.0f} req/s   p50 {b['p50']:.3f} ms   p99 {b['p99']:.3f} ms   "
+    print(f"{name:10s} {b['rps']:10.0f} req/s   p50 {b['p50']:.3f} ms   p99 {b['p99']:.3f} ms   "
           f"cpu {cpu:.1f} us/req (user {user:.1f}, sys {system:.1f})")
-base = rows[baseline]
 print(f"== against {baseline} (cost per hop = CPU time per request of the hop's process)")
-for name in names:
-    b = rows[name]
+for spec in names:
+    name, _, against = spec.partition("/")
+    b, base = rows[name], rows[against or baseline]
+    if against:
+        name = f"{name} (against {against})"
     print(f"{name:8s} cost per hop x{b['cpu'][0] / base['cpu'][0]:.2f} "
           f"(user x{b['cpu'][1] / base['cpu'][1]:.2f}, sys x{b['cpu'][2] / base['cpu'][2]:.2f})   "
           f"rps x{b['rps'] / base['rps']:.2f}   p50 x{b['p50'] / base['p50']:.2f}   "

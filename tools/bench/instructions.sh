@@ -6,11 +6,13 @@
 # the same for nginx and for fortress, so the ratio here is the upper bound of the CPU ratio.
 #
 #   nginx-plain     proxy_pass, keepalive upstream, one process (master_process off)
-#   nginx-tls       the same, terminating TLS
+#   nginx-plain-jwt the same, sent the gateway's JWT route request (its Firebase token)
+#   nginx-tls       the same, terminating TLS, sent the IAP hop's request (Host, ID token)
 #   gateway-open    gateway-shim, no JWT on the route: backend ID token from cache + proxy
 #   gateway-jwt     gateway-shim, Firebase JWT verified (cached) + backend token + proxy
 #   iap-tls         the emulator: URL map, IAP, assertion, Cloud Run front end, proxy
 #
+# Each fortress hop is set against nginx forwarding the very same request.
 # Each hop runs under `valgrind --tool=callgrind`, pinned to one core as in the CPU-time benches
 # (so the fortress binaries run the same current-thread runtime, `cloud_run::runtime`); N requests (default 1000) go over one
 # keep-alive connection after 200 of warm-up; the counters are zeroed before them
@@ -66,7 +68,7 @@ cg_measure() {
     fi
     kill "$cg_pid" 2>/dev/null || true
     wait "$cg_pid" 2>/dev/null || true
-    printf '%-14s %8d instructions per request\n' "$name" $((total / N))
+    printf '%-16s %8d instructions per request\n' "$name" $((total / N))
     echo "$name $((total / N))" >> "$work/instructions"
 }
 
@@ -78,11 +80,6 @@ PORT=$service_port IAP_ASSERTION_CHECK=disabled RUST_LOG=error "$release/smoothi
     > "$work/service.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$service_port/smoothie"
-
-nginx_conf "$work/nginx-tls" "127.0.0.1:$service_port" tls "master_process off;"
-cg_start nginx-tls "https://127.0.0.1:$nginx_port/smoothie" -- \
-    "$NGINX" -p "$work/nginx-tls" -c "$work/nginx-tls/nginx.conf"
-cg_measure nginx-tls "$nginx_port" "$path" tls
 
 topology=fixtures/fortress.yaml
 client_id=$(awk '/oauth2ClientId:/ {print $2}' "$topology")
@@ -99,6 +96,10 @@ RUST_LOG=warn cg_start iap-tls "http://127.0.0.1:$http_port/_emulator/health" --
 token=$(curl -sf -H 'Metadata-Flavor: Google' \
     "http://127.0.0.1:$http_port/computeMetadata/v1/instance/service-accounts/$gateway_sa/identity?audience=$client_id")
 cg_measure iap-tls "$https_port" "$path" tls "Host: $domain" "Authorization: Bearer $token"
+nginx_conf "$work/nginx-tls" "127.0.0.1:$service_port" tls "master_process off;"
+cg_start nginx-tls "https://127.0.0.1:$nginx_port/smoothie" -- \
+    "$NGINX" -p "$work/nginx-tls" -c "$work/nginx-tls/nginx.conf"
+cg_measure nginx-tls "$nginx_port" "$path" tls "Host: $domain" "Authorization: Bearer $token"
 
 # The gateway's backend and fakes (bench_fakes), natively.
 "$release/examples/bench_fakes" "$work/openapi.yaml" > "$work/fakes.json" &
@@ -110,6 +111,10 @@ nginx_conf "$work/nginx-plain" "$backend" "" "master_process off;"
 cg_start nginx-plain "http://127.0.0.1:$nginx_port/bench" -- \
     "$NGINX" -p "$work/nginx-plain" -c "$work/nginx-plain/nginx.conf"
 cg_measure nginx-plain "$nginx_port" /bench plain
+nginx_conf "$work/nginx-plain-jwt" "$backend" "" "master_process off;"
+cg_start nginx-plain-jwt "http://127.0.0.1:$nginx_port/bench" -- \
+    "$NGINX" -p "$work/nginx-plain-jwt" -c "$work/nginx-plain-jwt/nginx.conf"
+cg_measure nginx-plain-jwt "$nginx_port" /bench plain "Authorization: Bearer $firebase"
 gateway_port=$(free_port)
 # (valgrind must start the binary itself: it does not follow `env`'s exec.)
 gateway=("$release/gateway-shim" --openapi "$work/openapi.yaml"
@@ -128,6 +133,6 @@ for line in open(sys.argv[1]):
     name, count = line.rsplit(" ", 1)
     n[name] = int(count)
 print("== user-space instructions per request, against nginx")
-for name, base in (("iap-tls", "nginx-tls"), ("gateway-open", "nginx-plain"), ("gateway-jwt", "nginx-plain")):
+for name, base in (("iap-tls", "nginx-tls"), ("gateway-open", "nginx-plain"), ("gateway-jwt", "nginx-plain-jwt")):
     print(f"{name:14s} x{n[name] / n[base]:.2f} of {base}")
 PY
