@@ -2,8 +2,10 @@
 # Benchmark (not a test): user-space instructions per request of each hop, counted by callgrind,
 # so the figure is the same run after run on a noisy shared machine (the CPU-time benches in
 # iap-lb-emulator/bench and gateway-shim/bench vary by 10 % between runs on a 2-core VM). It
-# leaves out the kernel's share (loopback TCP, about half of every hop's CPU time), which is
-# the same for nginx and for fortress, so the ratio here is the upper bound of the CPU ratio.
+# leaves out the kernel's share (loopback TCP and wake-ups, half or more of every hop's CPU
+# time), and an instruction is not a fixed amount of time: nginx's byte-by-byte parser runs
+# more of them per cycle than fortress's hops do, so the IAP hop's user time came out x1.59 of
+# nginx's where this count says x1.15. It is a stable guide to our own work, not the CPU ratio.
 #
 #   nginx-plain     proxy_pass, keepalive upstream, one process (master_process off)
 #   nginx-plain-jwt the same, sent the gateway's JWT route request (its Firebase token)
