@@ -518,23 +518,46 @@ fn backend_uri(base: &BackendBase, path_and_query: String) -> Option<Uri> {
 /// Whether the WHATWG URL parser (special scheme) leaves this path and query as they are: an
 /// absolute path of unreserved characters, sub-delimiters, `:@/%` and no dot segment (`%2e`
 /// counts as a dot), and a query of the same plus `?` but not `'`, which it encodes there.
+/// Byte by byte, with no `char` searching: this runs on every proxied request.
 fn url_keeps(path_and_query: &str) -> bool {
-    fn plain(b: u8) -> bool {
-        b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/%".contains(&b)
-    }
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (path_and_query, ""),
+    let bytes = path_and_query.as_bytes();
+    let (path, query) = match bytes.iter().position(|&b| b == b'?') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[][..]),
     };
-    path.starts_with('/')
-        && path.bytes().all(|b| plain(b) || b == b'\'')
-        && query.bytes().all(|b| plain(b) || b == b'?')
-        && !path.split('/').any(|seg| seg == "." || seg == "..")
+    path.first() == Some(&b'/')
+        && path
+            .iter()
+            .all(|&b| URL_PLAIN[usize::from(b)] || b == b'\'')
+        && query
+            .iter()
+            .all(|&b| URL_PLAIN[usize::from(b)] || b == b'?')
         && !path
-            .as_bytes()
+            .split(|&b| b == b'/')
+            .any(|seg| seg == b"." || seg == b"..")
+        && !path
             .windows(3)
             .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
 }
+
+/// The bytes `url_keeps` lets through in a path and a query alike: unreserved characters,
+/// sub-delimiters (but `'`) and `:@/%`, as a table.
+static URL_PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&()*+,;=:@/%";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Step 5: the proxy.
 async fn proxy_request(s: &Shared, req: Request<Body>, m: Matched) -> Response {

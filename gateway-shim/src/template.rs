@@ -299,15 +299,16 @@ fn merge_and_resolve(path: &str) -> String {
 /// Whether [`normalize_path`] would give `path` back unchanged: absolute, no empty, `.` or `..`
 /// segment, except the empty one a trailing slash makes.
 fn is_normal(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else {
+    // Split as bytes: a `char` pattern went through the char searcher on every request.
+    let Some(rest) = path.as_bytes().strip_prefix(b"/") else {
         return false;
     };
-    let mut segments = rest.split('/').peekable();
+    let mut segments = rest.split(|&b| b == b'/').peekable();
     while let Some(segment) = segments.next() {
         let last = segments.peek().is_none();
         match segment {
-            "" if last => return true,
-            "" | "." | ".." => return false,
+            b"" if last => return true,
+            b"" | b"." | b".." => return false,
             _ => {}
         }
     }

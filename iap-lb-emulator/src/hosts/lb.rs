@@ -46,9 +46,13 @@ use crate::state::{AppState, Connection, Scheme};
 
 /// `gcp-iap-mode` and `iap-secure-token-test-type` from a query string.
 fn iap_mode(query: Option<&str>) -> (Option<String>, Option<String>) {
+    // Most requests carry no query: nothing to split.
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return (None, None);
+    };
     let mut mode = None;
     let mut test = None;
-    for pair in query.unwrap_or("").split('&') {
+    for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("gcp-iap-mode", v)) => mode = Some(v.to_string()),
             Some(("iap-secure-token-test-type", v)) => test = Some(v.to_string()),
