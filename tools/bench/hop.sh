@@ -132,10 +132,10 @@ hop_run() {
     fi
     cpu_us=- user_us=- sys_us=-
     if [ "$pid" != 0 ]; then
-        read -r user_us sys_us < <(awk -v a="$t0" -v b="$t1" -v n="$requests" -v hz="$hz" 'BEGIN {
+        read -r user_us sys_us cpu_us < <(awk -v a="$t0" -v b="$t1" -v n="$requests" -v hz="$hz" 'BEGIN {
             split(a, x, " "); split(b, y, " ")
-            printf "%.1f %.1f\n", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n }')
-        cpu_us=$(awk -v u="$user_us" -v s="$sys_us" 'BEGIN {printf "%.1f", u + s}')
+            u = (y[1] - x[1]) * 1e6 / hz / n; s = (y[2] - x[2]) * 1e6 / hz / n
+            printf "%.1f %.1f %.1f\n", u, s, u + s }')
     fi
     printf '%-10s %10s req/s   p50 %-9s p99 %-9s cpu %6s us/req (user %s, sys %s)\n' \
         "$name" "$rps" "$p50" "$p99" "$cpu_us" "$user_us" "$sys_us"
@@ -161,7 +161,8 @@ for n, r, p50, p99, c, u, s in (l.split() for l in open(summary)):
     if float(r) > best["rps"]:
         best.update(rps=float(r), p50=ms(p50), p99=ms(p99))
     cpu = (num(c), num(u), num(s))
-    if not cpu[0] >= best["cpu"][0] and cpu[0] == cpu[0]:
+    # (A run with no CPU figure is NaN, which never compares less.)
+    if math.isnan(best["cpu"][0]) or cpu[0] < best["cpu"][0]:
         best["cpu"] = cpu
 print("== best round of each")
 for name, b in rows.items():

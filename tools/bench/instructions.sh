@@ -48,6 +48,17 @@ cg_start() {
     for _ in $(seq 1200); do curl -sfk -o /dev/null "${check[@]}" && break; sleep 0.1; done
 }
 
+# nginx under callgrind as NAME, one process, proxying to BACKEND (host:port) [with TLS],
+# ready once CHECK-PATH answers 2xx through it (sets nginx_port, cg_pid).
+# usage: cg_nginx NAME BACKEND CHECK-PATH [tls]
+cg_nginx() {
+    local name=$1 backend=$2 check=$3 tls=${4:-} scheme=http
+    [ "$tls" = tls ] && scheme=https
+    nginx_conf "$work/$name" "$backend" "$tls" "master_process off;"
+    cg_start "$name" "$scheme://127.0.0.1:$nginx_port$check" -- \
+        "$NGINX" -p "$work/$name" -c "$work/$name/nginx.conf"
+}
+
 # Sends 200 requests, zeroes the counters, sends N, dumps, stops the process and prints the
 # instructions per request. usage: cg_measure NAME PORT PATH plain|tls [HEADER: VALUE]...
 cg_measure() {
@@ -98,9 +109,7 @@ RUST_LOG=warn cg_start iap-tls "http://127.0.0.1:$http_port/_emulator/health" --
 token=$(curl -sf -H 'Metadata-Flavor: Google' \
     "http://127.0.0.1:$http_port/computeMetadata/v1/instance/service-accounts/$gateway_sa/identity?audience=$client_id")
 cg_measure iap-tls "$https_port" "$path" tls "Host: $domain" "Authorization: Bearer $token"
-nginx_conf "$work/nginx-tls" "127.0.0.1:$service_port" tls "master_process off;"
-cg_start nginx-tls "https://127.0.0.1:$nginx_port/smoothie" -- \
-    "$NGINX" -p "$work/nginx-tls" -c "$work/nginx-tls/nginx.conf"
+cg_nginx nginx-tls "127.0.0.1:$service_port" /smoothie tls
 cg_measure nginx-tls "$nginx_port" "$path" tls "Host: $domain" "Authorization: Bearer $token"
 
 # The gateway's backend and fakes (bench_fakes), natively.
@@ -109,13 +118,9 @@ pids+=($!)
 for _ in $(seq 200); do [ -s "$work/fakes.json" ] && break; sleep 0.05; done
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/fakes.json" "$1"; }
 backend=$(field backend); metadata=$(field metadata); firebase=$(field token)
-nginx_conf "$work/nginx-plain" "$backend" "" "master_process off;"
-cg_start nginx-plain "http://127.0.0.1:$nginx_port/bench" -- \
-    "$NGINX" -p "$work/nginx-plain" -c "$work/nginx-plain/nginx.conf"
+cg_nginx nginx-plain "$backend" /bench
 cg_measure nginx-plain "$nginx_port" /bench plain
-nginx_conf "$work/nginx-plain-jwt" "$backend" "" "master_process off;"
-cg_start nginx-plain-jwt "http://127.0.0.1:$nginx_port/bench" -- \
-    "$NGINX" -p "$work/nginx-plain-jwt" -c "$work/nginx-plain-jwt/nginx.conf"
+cg_nginx nginx-plain-jwt "$backend" /bench
 cg_measure nginx-plain-jwt "$nginx_port" /bench plain "Authorization: Bearer $firebase"
 gateway_port=$(free_port)
 # (valgrind must start the binary itself: it does not follow `env`'s exec.)
